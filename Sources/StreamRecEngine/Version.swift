@@ -1,0 +1,2 @@
+/// The engine's snapshot format version.
+public let engineSnapshotFormatVersion: UInt32 = 1

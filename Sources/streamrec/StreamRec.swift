@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct StreamRec: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "streamrec",
+        abstract: "An event-driven streaming recommender on Kafka.",
+        subcommands: []
+    )
+}

@@ -1,0 +1,3 @@
+import Testing
+import StreamRecKafka
+@Test func linksLibrdkafka() { #expect(librdkafkaVersion.hasPrefix("2.")) }
