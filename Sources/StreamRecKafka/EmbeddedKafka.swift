@@ -1,4 +1,5 @@
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// A Kafka cluster inside this process: librdkafka's mock cluster, listening on 127.0.0.1.
@@ -106,5 +107,13 @@ public final class EmbeddedKafka: Sendable {
                     && !addresses.isDisjoint(with: key.split(separator: ",").map(String.init))
             }?.value.value
         }
+    }
+}
+
+extension EmbeddedKafka: Service {
+    /// Serves until graceful shutdown (or cancellation), then shuts the cluster down.
+    public func run() async throws {
+        defer { shutdown() }
+        try await gracefulShutdown()
     }
 }

@@ -1,8 +1,8 @@
 /// An error from the Kafka client, the embedded broker or librdkafka itself.
 ///
 /// Errors surface in three places: thrown by the call that failed (configuration, produce, commit, admin),
-/// thrown by ``KafkaProducer/send(topic:key:value:headers:)`` when its delivery report fails, and thrown by
-/// ``KafkaProducer/flush(timeout:)`` for the first failed ``KafkaProducer/enqueue(topic:key:value:headers:)``.
+/// thrown by ``KafkaProducer/send(topic:key:value:headers:timestampMilliseconds:)`` when its delivery report fails, and thrown by
+/// ``KafkaProducer/flush(timeout:)`` for the first failed ``KafkaProducer/enqueue(topic:key:value:headers:timestampMilliseconds:)``.
 /// Retry when ``isRetriable`` is true; a fatal error (``isFatal``) means the client must be recreated.
 public struct KafkaError: Error, CustomStringConvertible, Sendable {
     /// What went wrong, comparable across librdkafka versions.
@@ -36,6 +36,8 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
         public static let messageTimedOut = librdkafka(-192)
         /// `_QUEUE_FULL`: the producer queue (`queue.buffering.max.*`) is full.
         public static let queueFull = librdkafka(-184)
+        /// `TOPIC_ALREADY_EXISTS`.
+        public static let topicAlreadyExists = librdkafka(36)
         /// `UNKNOWN_TOPIC_OR_PART`.
         public static let unknownTopicOrPartition = librdkafka(3)
 

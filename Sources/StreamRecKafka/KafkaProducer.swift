@@ -7,8 +7,8 @@ import Synchronization
 ///
 /// Idempotence (`enable.idempotence=true`) is on unless the configuration says otherwise, so retries never
 /// duplicate or reorder messages within a partition. Two ways to produce:
-/// - ``send(topic:key:value:headers:)`` waits for the message's delivery report and throws its failure;
-/// - ``enqueue(topic:key:value:headers:)`` returns once librdkafka has the message; failures surface from the
+/// - ``send(topic:key:value:headers:timestampMilliseconds:)`` waits for the message's delivery report and throws its failure;
+/// - ``enqueue(topic:key:value:headers:timestampMilliseconds:)`` returns once librdkafka has the message; failures surface from the
 ///   next ``flush(timeout:)``. At most `inFlightLimit` messages (both kinds) are undelivered at any time:
 ///   further calls suspend until reports free a slot.
 ///
@@ -42,19 +42,23 @@ public final class KafkaProducer: Sendable {
     /// - Parameters:
     ///   - key: `nil` for no key; the default partitioner hashes it, so equal keys share a partition and order.
     ///   - value: `nil` produces a tombstone.
+    ///   - timestampMilliseconds: the record's create time; `nil` stamps the current time. Replays of history
+    ///     pass the original event time so offsets-for-times finds it.
     /// - Returns: where the message landed.
     /// - Throws: ``KafkaError`` with librdkafka's reason when the message is rejected (e.g. too large) or not
     ///   delivered within `message.timeout.ms`. Cancelling the task does not recall a message already queued.
     @discardableResult
-    public func send(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = []) async throws
-        -> (partition: Int32, offset: Int64)
-    {
+    public func send(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], timestampMilliseconds: Int64? = nil
+    ) async throws -> (partition: Int32, offset: Int64) {
         try await core.acquireSlot()
         let messageID = core.makeMessageID()
         return try await withCheckedThrowingContinuation { continuation in
             core.registerSend(messageID, continuation)
             do {
-                try core.client.produce(topic: topic, key: key, value: value, headers: headers, messageID: messageID)
+                try core.client.produce(
+                    topic: topic, key: key, value: value, headers: headers,
+                    timestampMilliseconds: timestampMilliseconds, messageID: messageID)
             } catch {
                 core.failSend(messageID, error)
             }
@@ -66,10 +70,14 @@ public final class KafkaProducer: Sendable {
     ///
     /// - Throws: ``KafkaError`` when librdkafka rejects the message at once (e.g. too large). Delivery failures
     ///   are thrown by the next ``flush(timeout:)``.
-    public func enqueue(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = []) async throws {
+    public func enqueue(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], timestampMilliseconds: Int64? = nil
+    ) async throws {
         try await core.acquireSlot()
         do {
-            try core.client.produce(topic: topic, key: key, value: value, headers: headers, messageID: 0)
+            try core.client.produce(
+                topic: topic, key: key, value: value, headers: headers, timestampMilliseconds: timestampMilliseconds,
+                messageID: 0)
         } catch {
             core.releaseSlot()
             throw error
@@ -84,7 +92,7 @@ public final class KafkaProducer: Sendable {
 
     /// Waits until every message so far is delivered or failed.
     ///
-    /// - Throws: the first delivery failure of an ``enqueue(topic:key:value:headers:)``ed message since the last
+    /// - Throws: the first delivery failure of an ``enqueue(topic:key:value:headers:timestampMilliseconds:)``ed message since the last
     ///   flush, or a timeout error naming how many messages are still queued.
     public func flush(timeout: Duration) async throws {
         let client = core.client

@@ -2,7 +2,7 @@ import CRdKafka
 
 extension RDKafkaClient {
     struct DeliveryReport {
-        /// The per-message opaque given to ``produce(topic:key:value:headers:messageID:)``.
+        /// The per-message opaque given to `produce`.
         var messageID: UInt
         var error: rd_kafka_resp_err_t
         var partition: Int32
@@ -13,7 +13,10 @@ extension RDKafkaClient {
     ///
     /// `messageID` travels as the message's opaque pointer (an integer, not an object, so nothing needs freeing)
     /// and comes back in its ``DeliveryReport``.
-    func produce(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], messageID: UInt) throws {
+    func produce(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], timestampMilliseconds: Int64?,
+        messageID: UInt
+    ) throws {
         // Headers are copied into an rd_kafka_headers_t whose ownership passes to the message on success.
         var headerList: OpaquePointer?
         if !headers.isEmpty {
@@ -28,7 +31,7 @@ extension RDKafkaClient {
             withBytes(key) { keyPointer, keyCount in
                 withBytes(value) { valuePointer, valueCount in
                     var fields: [rd_kafka_vu_t] = []
-                    fields.reserveCapacity(6)
+                    fields.reserveCapacity(7)
                     var field = rd_kafka_vu_t()
                     field.vtype = RD_KAFKA_VTYPE_TOPIC
                     field.u.cstr = topicName
@@ -53,6 +56,12 @@ extension RDKafkaClient {
                         field.vtype = RD_KAFKA_VTYPE_VALUE
                         field.u.mem.ptr = UnsafeMutableRawPointer(mutating: valuePointer)
                         field.u.mem.size = valueCount
+                        fields.append(field)
+                    }
+                    if let timestampMilliseconds {
+                        field = rd_kafka_vu_t()
+                        field.vtype = RD_KAFKA_VTYPE_TIMESTAMP
+                        field.u.i64 = timestampMilliseconds
                         fields.append(field)
                     }
                     if let headerList {
