@@ -55,7 +55,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: store.directory) }
         try await store.save(Self.sample())
         // A crash mid-write leaves a partial temporary file next to the good checkpoint.
-        FileManager.default.createFile(atPath: store.temporaryPath, contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: store.temporaryPath, contents: Data([1, 2, 3]))
         #expect(try await store.load() == Self.sample())
     }
 
@@ -63,7 +63,7 @@ import Testing
         let store = CheckpointStore(directory: Self.temporaryDirectory())
         defer { try? FileManager.default.removeItem(atPath: store.directory) }
         try FileManager.default.createDirectory(atPath: store.directory, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: store.path, contents: Data("garbage".utf8))
+        _ = FileManager.default.createFile(atPath: store.path, contents: Data("garbage".utf8))
         let error = await #expect(throws: CheckpointError.self) { try await store.load() }
         #expect(error?.description.contains(store.path) == true)
     }

@@ -55,4 +55,13 @@ import Testing
         #expect(reason?.utf8.count == DeadLetter.maximumReasonBytes)
         #expect(DeadLetter.header(DeadLetter.fieldHeader, in: letter.headers) == nil)
     }
+
+    @Test func cutsOnlyValuesTooLargeForKafkaAndSaysSo() {
+        let huge = [UInt8](repeating: 0x61, count: 1 << 20)
+        let letter = DeadLetter(rejecting: Self.record(value: huge), reason: "too long", field: "user_id")
+        #expect(letter.value == Array(huge.prefix(DeadLetter.maximumValueBytes)))
+        #expect(DeadLetter.header(DeadLetter.originalSizeHeader, in: letter.headers) == String(1 << 20))
+        let small = DeadLetter(rejecting: Self.record(value: [1, 2]), reason: "bad", field: nil)
+        #expect(DeadLetter.header(DeadLetter.originalSizeHeader, in: small.headers) == nil)
+    }
 }

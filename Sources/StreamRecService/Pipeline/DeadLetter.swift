@@ -1,13 +1,17 @@
 import StreamRecKafka
 
 /// A dead letter keeps the original key, value and headers byte for byte and adds headers saying why it
-/// was rejected and where it came from, so it can be inspected, fixed and replayed.
+/// was rejected and where it came from, so it can be inspected, fixed and replayed. Only a value too large
+/// for a Kafka message is cut, and a header then gives its original size.
 public struct DeadLetter: Sendable, Equatable {
     public static let reasonHeader = "streamrec.dlq.reason"
     public static let fieldHeader = "streamrec.dlq.field"
     public static let topicHeader = "streamrec.source.topic"
     public static let partitionHeader = "streamrec.source.partition"
     public static let offsetHeader = "streamrec.source.offset"
+    public static let originalSizeHeader = "streamrec.dlq.original_bytes"
+    /// Below librdkafka's and Kafka's default `message.max.bytes` (1 000 000) with room for the headers.
+    static let maximumValueBytes = 900_000
     /// Longest reason kept, so a pathological input cannot produce a pathological header.
     static let maximumReasonBytes = 1024
 
@@ -30,6 +34,10 @@ public struct DeadLetter: Sendable, Equatable {
         ]
         if let field {
             headers.append(KafkaHeader(key: Self.fieldHeader, value: Array(field.utf8)))
+        }
+        if let original = record.value, original.count > Self.maximumValueBytes {
+            value = Array(original.prefix(Self.maximumValueBytes))
+            headers.append(KafkaHeader(key: Self.originalSizeHeader, value: Array(String(original.count).utf8)))
         }
     }
 

@@ -63,3 +63,12 @@ public struct RecommendationMessage: Sendable, Equatable, Codable {
         self = try JSONDecoder().decode(Self.self, from: Data(bytes))
     }
 }
+
+extension Reason {
+    /// For people: `co_click sku-1`, `query "trail shoes"`, `popular`.
+    public var summary: String {
+        if let itemID { return "\(kind) \(itemID)" }
+        if let query { return "\(kind) \"\(query)\"" }
+        return kind
+    }
+}
