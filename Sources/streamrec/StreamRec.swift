@@ -5,6 +5,6 @@ struct StreamRec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "streamrec",
         abstract: "An event-driven streaming recommender on Kafka.",
-        subcommands: [BrokerCommand.self, BenchCommand.self]
+        subcommands: [BrokerCommand.self, BenchCommand.self, EvaluateCommand.self]
     )
 }

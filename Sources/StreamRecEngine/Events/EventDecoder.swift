@@ -42,7 +42,7 @@ public enum EventDecoder {
                 try scanner.skipWhitespace()
                 let key = try scanner.readKey()
                 try scanner.skipWhitespace()
-                try scanner.expect(UInt8(ascii: ":"), field: key.name, what: "':' after the key")
+                try scanner.expect(UInt8(ascii: ":"), field: nil, what: "':' after the key \(key.name)")
                 try scanner.skipWhitespace()
                 try fields.read(key, from: &scanner)
                 try scanner.skipWhitespace()

@@ -248,11 +248,8 @@ public struct RecommendationEngine: Sendable {
             items[Int(item)].isTrending = true
             return
         }
-        var weakest = 0
-        for index in trending.indices where isLessPopular(trending[index], than: trending[weakest]) {
-            weakest = index
-        }
-        guard isLessPopular(trending[weakest], than: item) else { return }
+        let weakest = Self.leastPopularIndex(trending, items: items, names: itemTable.names)
+        guard Self.isLessPopular(trending[weakest], than: item, items: items, names: itemTable.names) else { return }
         items[Int(trending[weakest])].isTrending = false
         trending[weakest] = item
         items[Int(item)].isTrending = true
@@ -260,10 +257,23 @@ public struct RecommendationEngine: Sendable {
 
     /// Popularity order with a tie-break on the id, so equal counts rank the same in every run.
     func isLessPopular(_ a: Int32, than b: Int32) -> Bool {
+        Self.isLessPopular(a, than: b, items: items, names: itemTable.names)
+    }
+
+    // Static helpers borrow the arrays: calling an instance method from a mutating one copied the whole engine.
+    private static func isLessPopular(_ a: Int32, than b: Int32, items: [ItemState], names: [String]) -> Bool {
         let left = items[Int(a)].popularity
         let right = items[Int(b)].popularity
         if left != right { return left < right }
-        return itemTable.names[Int(a)] > itemTable.names[Int(b)]
+        return names[Int(a)] > names[Int(b)]
+    }
+
+    private static func leastPopularIndex(_ list: [Int32], items: [ItemState], names: [String]) -> Int {
+        var weakest = 0
+        for index in list.indices where isLessPopular(list[index], than: list[weakest], items: items, names: names) {
+            weakest = index
+        }
+        return weakest
     }
 
     private mutating func rebaseClocksIfNeeded(at time: Int64) {
@@ -289,12 +299,14 @@ public struct RecommendationEngine: Sendable {
     /// The item's fixed random index vector: a few ±1 entries at positions from its id's stable hash.
     func indexVector(of item: Int32) -> [Float] {
         var vector = [Float](repeating: 0, count: configuration.semantic.dimensions)
-        addIndexVector(seed: items[Int(item)].indexSeed, to: &vector, scale: 1)
+        Self.addIndexVector(seed: items[Int(item)].indexSeed, nonZeros: configuration.semantic.indexVectorNonZeros,
+                            to: &vector, scale: 1)
         return vector
     }
 
-    private func addIndexVector(seed: UInt64, to vector: inout [Float], scale: Float) {
-        for nonZero in 0..<configuration.semantic.indexVectorNonZeros {
+    // Static so that writing into `items` does not overlap an access to `self` (which would copy the array).
+    private static func addIndexVector(seed: UInt64, nonZeros: Int, to vector: inout [Float], scale: Float) {
+        for nonZero in 0..<nonZeros {
             let hash = StableHash.mix(seed &+ UInt64(nonZero))
             let position = Int(hash % UInt64(vector.count))
             vector[position] += hash & (1 << 63) == 0 ? scale : -scale
@@ -303,7 +315,9 @@ public struct RecommendationEngine: Sendable {
 
     private mutating func addIndexVector(of source: Int32, to target: Int32, scale: Float) {
         ensureVector(target)
-        addIndexVector(seed: items[Int(source)].indexSeed, to: &items[Int(target)].vector, scale: scale)
+        let seed = items[Int(source)].indexSeed
+        Self.addIndexVector(seed: seed, nonZeros: configuration.semantic.indexVectorNonZeros,
+                            to: &items[Int(target)].vector, scale: scale)
     }
 
     private mutating func addToVector(of item: Int32, _ vector: [Float], scale: Float) {
