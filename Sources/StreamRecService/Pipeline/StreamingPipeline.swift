@@ -94,6 +94,20 @@ struct PipelineRun {
 
     mutating func consumeUntilShutdown() async throws {
         logger.info("consuming", metadata: ["streamrec.topic": "\(configuration.kafka.inputTopic)"])
+        do {
+            try await consumeBatches()
+        } catch {
+            // No checkpoint: the state may hold events whose output was not delivered. The restart resumes
+            // from the last checkpoint instead.
+            logger.error("pipeline failed", metadata: ["streamrec.error": "\(error)"])
+            try? await consumer.close()
+            await producer.close()
+            throw error
+        }
+        try await shutdown()
+    }
+
+    mutating func consumeBatches() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let events: [KafkaConsumerEvent]
             do {
@@ -113,7 +127,6 @@ struct PipelineRun {
                 try await checkpointAndCommit(consumer.assignment)
             }
         }
-        try await shutdown()
     }
 
     /// Stop taking input; publish what is in flight; make the state durable; commit; leave the group.
