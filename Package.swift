@@ -66,10 +66,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(name: "StreamRecKafkaTests", dependencies: ["StreamRecKafka"]),
-        .testTarget(name: "StreamRecEngineTests", dependencies: ["StreamRecEngine"]),
+        .testTarget(name: "StreamRecEngineTests", dependencies: ["StreamRecEngine"], resources: [.copy("Resources")]),
         .testTarget(
             name: "StreamRecServiceTests",
             dependencies: [

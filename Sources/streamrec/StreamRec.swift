@@ -5,6 +5,9 @@ struct StreamRec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "streamrec",
         abstract: "An event-driven streaming recommender on Kafka.",
-        subcommands: []
+        subcommands: [
+            ServeCommand.self, ReplayCommand.self, SubscribeCommand.self, DemoCommand.self, BrokerCommand.self,
+            BenchCommand.self, EvaluateCommand.self,
+        ]
     )
 }

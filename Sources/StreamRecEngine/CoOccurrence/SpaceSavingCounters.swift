@@ -1,0 +1,103 @@
+/// Bounded weighted counters (Space-Saving, Metwally et al. 2005): at most `capacity` keys; a new key takes
+/// over the smallest counter and inherits its weight, so heavy keys are never lost and memory stays fixed.
+struct SpaceSavingCounters: Sendable, Equatable {
+    struct Entry: Sendable, Equatable {
+        var key: Int32
+        var weight: Float
+    }
+
+    /// Unordered; read it through ``top(_:)`` or sort with a key tie-break.
+    private(set) var entries: [Entry] = []
+
+    init() {}
+    init(entries: [Entry]) { self.entries = entries }
+
+    /// - Complexity: O(capacity).
+    mutating func add(_ key: Int32, weight: Float, capacity: Int) {
+        var smallest = -1
+        var smallestWeight = Float.infinity
+        for index in entries.indices {
+            if entries[index].key == key {
+                entries[index].weight += weight
+                return
+            }
+            // Ties go to the larger key so eviction does not depend on insertion accidents.
+            if entries[index].weight < smallestWeight
+                || (entries[index].weight == smallestWeight && entries[index].key > entries[smallest].key)
+            {
+                smallest = index
+                smallestWeight = entries[index].weight
+            }
+        }
+        if entries.count < capacity {
+            entries.append(Entry(key: key, weight: weight))
+        } else if smallest >= 0 {
+            entries[smallest] = Entry(key: key, weight: smallestWeight + weight)
+        }
+    }
+
+    func weight(of key: Int32) -> Float {
+        entries.first { $0.key == key }?.weight ?? 0
+    }
+
+    mutating func remove(_ key: Int32) {
+        entries.removeAll { $0.key == key }
+    }
+
+    mutating func scale(by factor: Float) {
+        for index in entries.indices { entries[index].weight *= factor }
+    }
+}
+
+/// Forward decay (Cormode et al. 2009): an event at time t adds 2^((t - reference)/halfLife) instead of decaying
+/// every stored value as time passes. Ratios and rankings of stored values equal those of exponentially decayed
+/// values, with no sweep per event; `rebase` rescales everything once the weights grow large.
+struct ForwardDecay: Sendable, Equatable {
+    var referenceMilliseconds: Int64?
+    let halfLifeMilliseconds: Double
+
+    init(halfLifeSeconds: Double) { halfLifeMilliseconds = max(halfLifeSeconds, 0.001) * 1000 }
+
+    /// The weight of an event at `time`, fixing the reference at the first event seen.
+    mutating func weight(at time: Int64) -> Float {
+        let reference = referenceMilliseconds ?? time
+        referenceMilliseconds = reference
+        return Float(exp2(Double(time - reference) / halfLifeMilliseconds))
+    }
+
+    /// True when weights near `time` are large enough to risk Float overflow within ~30 half-lives.
+    func needsRebase(at time: Int64) -> Bool {
+        guard let reference = referenceMilliseconds else { return false }
+        return Double(time - reference) / halfLifeMilliseconds > 64
+    }
+
+    /// Moves the reference to `time`; returns the factor every stored value must be multiplied by.
+    mutating func rebase(to time: Int64) -> Float {
+        let reference = referenceMilliseconds ?? time
+        referenceMilliseconds = time
+        return Float(exp2(-Double(time - reference) / halfLifeMilliseconds))
+    }
+
+    /// Decays a stored value to `time`: value × 2^(-(time - reference)/halfLife).
+    func value(_ stored: Float, at time: Int64) -> Double {
+        guard let reference = referenceMilliseconds else { return Double(stored) }
+        return Double(stored) * exp2(-Double(time - reference) / halfLifeMilliseconds)
+    }
+}
+
+@inline(__always) func exp2(_ x: Double) -> Double {
+    // Pure-Swift 2^x (no Foundation): split into integer and fraction parts.
+    guard x.isFinite else { return x > 0 ? .infinity : 0 }
+    let clamped = min(max(x, -1000), 1000)
+    let whole = clamped.rounded(.down)
+    let fraction = clamped - whole
+    // 2^f = e^(f ln2), series converges fast for f in [0, 1).
+    let y = fraction * 0.693_147_180_559_945_3
+    var term = 1.0
+    var sum = 1.0
+    for n in 1...14 {
+        term *= y / Double(n)
+        sum += term
+    }
+    return sum * Double(sign: .plus, exponent: Int(whole), significand: 1)
+}

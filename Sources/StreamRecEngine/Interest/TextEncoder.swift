@@ -1,0 +1,114 @@
+/// Turns text (a query, a title) into a fixed-size vector. Implementations must be deterministic: the same text
+/// always gives the same vector, in every process, because item and user vectors are built from them.
+public protocol TextEncoder: Sendable {
+    var dimensions: Int { get }
+    /// A unit-length vector of `dimensions` entries, or all zeros when the text has no tokens.
+    func encode(_ text: String) -> [Float]
+}
+
+/// The built-in encoder: hashed words plus hashed character trigrams of each word, so misspellings and
+/// inflections ("shoe", "shoes", "sheos") stay close. Hashes are FNV-1a, stable across processes.
+public struct HashedTextEncoder: TextEncoder {
+    public let dimensions: Int
+    /// Weight of each whole word relative to one of its trigrams.
+    public var wordWeight: Float = 2
+
+    public init(dimensions: Int) {
+        precondition(dimensions > 0, "dimensions must be positive")
+        self.dimensions = dimensions
+    }
+
+    public func encode(_ text: String) -> [Float] {
+        var vector = [Float](repeating: 0, count: dimensions)
+        for word in TextNormalizer.words(of: text) {
+            add(StableHash.fnv1a(word), weight: wordWeight, to: &vector)
+            let padded: [UInt8] = [UInt8(ascii: "#")] + word + [UInt8(ascii: "#")]
+            if padded.count >= 3 {
+                for start in 0...(padded.count - 3) {
+                    add(StableHash.fnv1a(padded[start..<(start + 3)]), weight: 1, to: &vector)
+                }
+            }
+        }
+        VectorMath.normalize(&vector)
+        return vector
+    }
+
+    private func add(_ hash: UInt64, weight: Float, to vector: inout [Float]) {
+        // Two signed positions per feature halve the damage of a single collision.
+        let first = Int(hash % UInt64(dimensions))
+        let second = Int((hash >> 32) % UInt64(dimensions))
+        vector[first] += hash & (1 << 62) == 0 ? weight : -weight
+        vector[second] += hash & (1 << 61) == 0 ? weight : -weight
+    }
+}
+
+/// Query and text normalisation shared by the encoder and the query index.
+public enum TextNormalizer {
+    /// Lower-cased words (letters and digits), as UTF-8 bytes.
+    static func words(of text: String) -> [[UInt8]] {
+        var words: [[UInt8]] = []
+        var current: [UInt8] = []
+        for scalar in text.lowercased().unicodeScalars {
+            if scalar.properties.isAlphabetic || scalar.properties.numericType != nil {
+                current.append(contentsOf: UTF8.encode(scalar)!)
+            } else if !current.isEmpty {
+                words.append(current)
+                current.removeAll(keepingCapacity: true)
+            }
+        }
+        if !current.isEmpty { words.append(current) }
+        return words
+    }
+
+    /// The key a query is counted under: lower-cased words joined by single spaces ("Trail  Shoes!" → "trail shoes").
+    public static func normalizedQuery(_ text: String) -> String {
+        words(of: text).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+    }
+}
+
+/// Hashes that are the same in every process (Swift's `Hasher` is randomly seeded, so it cannot be used for
+/// anything that reaches state or snapshots).
+enum StableHash {
+    static func fnv1a<Bytes: Sequence<UInt8>>(_ bytes: Bytes, seed: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 {
+        var hash = seed
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01B3
+        }
+        // Final avalanche (splitmix64) so low bits are usable for modulo.
+        return mix(hash)
+    }
+
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+enum VectorMath {
+    static func dot(_ a: [Float], _ b: [Float]) -> Float {
+        var sum: Float = 0
+        for index in 0..<min(a.count, b.count) { sum += a[index] * b[index] }
+        return sum
+    }
+
+    static func norm(_ a: [Float]) -> Float { dot(a, a).squareRoot() }
+
+    static func normalize(_ a: inout [Float]) {
+        let length = norm(a)
+        guard length > 0 else { return }
+        for index in a.indices { a[index] /= length }
+    }
+
+    static func cosine(_ a: [Float], _ b: [Float]) -> Float {
+        let denominator = norm(a) * norm(b)
+        return denominator > 0 ? dot(a, b) / denominator : 0
+    }
+
+    /// a += scale * b
+    static func add(_ b: [Float], scaledBy scale: Float, to a: inout [Float]) {
+        for index in 0..<min(a.count, b.count) { a[index] += scale * b[index] }
+    }
+}

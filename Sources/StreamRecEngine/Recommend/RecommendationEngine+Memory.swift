@@ -1,0 +1,49 @@
+/// Bytes held by the engine's structures, counted from their sizes and capacities (array headers, elements,
+/// out-of-line string storage, dictionary entries at their load factor). An estimate of live heap bytes that
+/// ignores allocator rounding; `streamrec bench engine` reports it next to the process RSS.
+public struct EngineMemoryEstimate: Sendable, Equatable {
+    /// Per-user state plus the user id table.
+    public var userBytes: Int
+    /// Per-item state plus the item id table and the trending list.
+    public var itemBytes: Int
+    /// Query state plus the query id table.
+    public var queryBytes: Int
+    /// The recent-session store.
+    public var sessionBytes: Int
+    /// The semantic index.
+    public var indexBytes: Int
+
+    public var totalBytes: Int { userBytes + itemBytes + queryBytes + sessionBytes + indexBytes }
+}
+
+extension RecommendationEngine {
+    /// - Complexity: O(state size); meant for benchmarks and diagnostics, not the hot path.
+    public func estimatedMemory() -> EngineMemoryEstimate {
+        let arrayHeader = 32
+        func array<Element>(_ values: [Element]) -> Int {
+            values.capacity == 0 ? 0 : arrayHeader + values.capacity * MemoryLayout<Element>.stride
+        }
+        func string(_ value: String) -> Int { value.utf8.count > 15 ? arrayHeader + value.utf8.count : 0 }
+        func table(_ table: SlotTable) -> Int {
+            // Names array + link arrays + the dictionary (key, value, a metadata byte; ~75 % load factor).
+            let dictionary = table.count * (MemoryLayout<String>.stride + MemoryLayout<Int32>.stride + 1) * 4 / 3
+            return array(table.names) + array(table.previous) + array(table.next) + array(table.freeSlots)
+                + dictionary + table.names.reduce(0) { $0 + 2 * string($1) }
+        }
+        let userBytes = table(userTable) + array(users)
+            + users.reduce(0) { $0 + array($1.history) + array($1.queries) + array($1.sessions) + array($1.interest) }
+        let itemBytes = table(itemTable) + array(items) + array(trending)
+            + items.reduce(0) {
+                $0 + array($1.neighbours.entries) + array($1.recentSessions) + array($1.vector) + string($1.category ?? "")
+            }
+        let queryBytes = table(queryTable) + array(queries)
+            + queries.reduce(0) { $0 + array($1.clicks.entries) + array($1.vector) }
+        let sessionBytes = array(sessions.serials) + array(sessions.lastTimeMilliseconds) + array(sessions.items)
+            + sessions.items.reduce(0) { $0 + array($1) }
+        let indexBytes = array(semanticIndex.centroids) + array(semanticIndex.lists) + array(semanticIndex.pending)
+            + semanticIndex.lists.reduce(0) { $0 + array($1) }
+        return EngineMemoryEstimate(
+            userBytes: userBytes, itemBytes: itemBytes, queryBytes: queryBytes, sessionBytes: sessionBytes,
+            indexBytes: indexBytes)
+    }
+}

@@ -1,0 +1,343 @@
+/// e^x through the engine's pure-Swift 2^x (identical results on every platform).
+@inline(__always) func exponential(_ x: Double) -> Double { exp2(x * 1.442_695_040_888_963_4) }
+
+/// The candidate sources, in blend order.
+enum Source: Int, CaseIterable {
+    case recent, sessionNeighbours, itemCF, query, semantic, popular
+}
+
+/// A candidate's per-source scores (each normalised to [0, 1] within its source) and reason details.
+struct Candidate {
+    var scores = [Double](repeating: 0, count: Source.allCases.count)
+    var coOccurrenceSeed: Int32 = -1
+    var coOccurrenceSeedType = EventType.click
+    var querySeed: Int32 = -1
+}
+
+extension RecommendationEngine {
+    /// The top `k` items for a user now ("now" = the user's latest event time), best first.
+    ///
+    /// Candidates come from the session's own recent items, similar recent sessions, co-occurrence neighbours of
+    /// the recent items, items clicked after the user's recent searches, the nearest items to the interest vector
+    /// and popularity; each source is normalised to [0, 1] and blended with ``EngineConfiguration/blend``. Unknown
+    /// users get popular items. Ties rank by item id.
+    /// - Parameters:
+    ///   - userID: the user.
+    ///   - sessionID: the session to recommend for; nil = the user's latest session.
+    ///   - k: how many items at most.
+    ///   - filters: exclusions and diversity.
+    /// - Complexity: O(session items · sessionsPerItem + neighbours · itemsPerSession + seeds · countersPerItem +
+    ///   √items · dimensions); independent of the number of users and events.
+    public func recommend(
+        userID: String, sessionID: String? = nil, k: Int, filters: RecommendationFilters = RecommendationFilters()
+    ) -> [Recommendation] {
+        guard k > 0 else { return [] }
+        var candidates: [Int32: Candidate] = [:]
+        let blend = configuration.blend
+        let user = userTable.slot(of: userID)
+        if let user {
+            let state = users[Int(user)]
+            let serial = currentSession(of: state, sessionID: sessionID)
+            if blend.recent > 0 { addRecent(state, session: serial, into: &candidates) }
+            if blend.sessionNeighbours > 0 { addSessionNeighbours(state, session: serial, into: &candidates) }
+            if blend.itemCF > 0 { addCoOccurrence(state, session: serial, into: &candidates) }
+            if blend.query > 0 { addQueryClicks(state, into: &candidates) }
+            if blend.semantic > 0 { addSemantic(state, into: &candidates) }
+        }
+        if blend.popular > 0 { addPopular(count: max(k * 2, 50), into: &candidates) }
+
+        let weights = [blend.recent, blend.sessionNeighbours, blend.itemCF, blend.query, blend.semantic, blend.popular]
+        let excluded = exclusions(user: user, filters: filters)
+        var ranked: [(item: Int32, score: Double)] = []
+        ranked.reserveCapacity(candidates.count)
+        for (item, candidate) in candidates where isAllowed(item, excluded: excluded, filters: filters) {
+            var score = 0.0
+            for source in Source.allCases { score += weights[source.rawValue] * candidate.scores[source.rawValue] }
+            if score > 0 { ranked.append((item, score)) }
+        }
+        ranked.sort { $0.score != $1.score ? $0.score > $1.score : itemTable.names[Int($0.item)] < itemTable.names[Int($1.item)] }
+        if filters.diversity > 0 { ranked = diversified(ranked, k: k, diversity: min(filters.diversity, 1)) }
+        if ranked.count < k { fillWithPopular(&ranked, k: k, excluded: excluded, filters: filters) }
+
+        return ranked.prefix(k).map { entry in
+            Recommendation(
+                itemID: itemTable.names[Int(entry.item)], score: entry.score,
+                reasons: reasons(for: candidates[entry.item] ?? Candidate(), weights: weights))
+        }
+    }
+
+    // MARK: - Sources
+
+    private func currentSession(of state: UserState, sessionID: String?) -> UInt32? {
+        if let sessionID {
+            let hash = StableHash.fnv1a(sessionID.utf8)
+            return state.sessions.last { $0.hash == hash }?.serial
+        }
+        return state.sessions.last?.serial
+    }
+
+    /// The session's own items (and, damped, the user's earlier ones): behaviour weight × exp(-steps back / λ).
+    private func addRecent(_ state: UserState, session: UInt32?, into candidates: inout [Int32: Candidate]) {
+        var scores: [Int32: Double] = [:]
+        var order: [Int32] = []
+        for (step, interaction) in state.history.reversed().enumerated() where itemTable.isLive(interaction.item) {
+            let sessionFactor = interaction.session == session ? 1 : configuration.blend.otherSessionFactor
+            let weight = configuration.behaviourWeights.weight(interaction.type) * sessionFactor
+                * exponential(-Double(step) / configuration.blend.recentPositionDecay)
+            if scores[interaction.item] == nil { order.append(interaction.item) }
+            scores[interaction.item, default: 0] += weight
+        }
+        merge(order.map { ($0, scores[$0]!) }, source: .recent, into: &candidates)
+    }
+
+    /// Session-based kNN with sequence and time awareness (in the spirit of STAN, Garg et al. 2019): recent
+    /// sessions sharing the current session's items vote for their own items, weighted by how recent the shared
+    /// item is in the current session, how recent the neighbour is, and how close the voted item sits to the
+    /// shared one inside the neighbour.
+    private func addSessionNeighbours(_ state: UserState, session: UInt32?, into candidates: inout [Int32: Candidate]) {
+        guard let session else { return }
+        let settings = configuration.sessionNeighbours
+        // Distinct items of the current session, most recent first, with their position weights.
+        var positionWeight: [Int32: Double] = [:]
+        var sessionItems: [Int32] = []
+        for interaction in state.history.reversed() where interaction.session == session {
+            guard positionWeight[interaction.item] == nil, itemTable.isLive(interaction.item) else { continue }
+            positionWeight[interaction.item] = exponential(-Double(sessionItems.count) / settings.positionDecay)
+            sessionItems.append(interaction.item)
+        }
+        guard !sessionItems.isEmpty else { return }
+
+        var overlap: [UInt32: Double] = [:]
+        var neighbourOrder: [UInt32] = []
+        for item in sessionItems {
+            let weight = positionWeight[item]!
+            for serial in items[Int(item)].recentSessions.reversed() where serial != session {
+                if let current = overlap[serial] {
+                    overlap[serial] = current + weight
+                } else if neighbourOrder.count < settings.sampleSize, sessions.contains(serial) {
+                    overlap[serial] = weight
+                    neighbourOrder.append(serial)
+                }
+            }
+        }
+        let now = state.lastEventMilliseconds
+        let halfLife = max(settings.recencyHalfLifeSeconds, 0.001) * 1000
+        var neighbours: [(serial: UInt32, similarity: Double)] = neighbourOrder.map { serial in
+            let size = Double(max(sessions.items(of: serial).count, 1))
+            let age = Double(max(0, now - sessions.lastTime(of: serial)))
+            return (serial, overlap[serial]! / size.squareRoot() * exp2(-age / halfLife))
+        }
+        neighbours.sort { $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.serial > $1.serial }
+
+        var scores: [Int32: Double] = [:]
+        var order: [Int32] = []
+        for neighbour in neighbours.prefix(settings.neighbours) {
+            let neighbourItems = sessions.items(of: neighbour.serial)
+            // The shared item the current session touched most recently anchors the neighbour.
+            var anchor = 0
+            var anchorWeight = -1.0
+            for (position, item) in neighbourItems.enumerated() {
+                if let weight = positionWeight[item], weight > anchorWeight {
+                    anchor = position
+                    anchorWeight = weight
+                }
+            }
+            for (position, item) in neighbourItems.enumerated() where itemTable.isLive(item) {
+                let closeness = exponential(-Double(abs(position - anchor)) / settings.neighbourPositionDecay)
+                if scores[item] == nil { order.append(item) }
+                scores[item, default: 0] += neighbour.similarity * closeness
+            }
+        }
+        merge(order.map { ($0, scores[$0]!) }, source: .sessionNeighbours, into: &candidates)
+    }
+
+    /// Item-based CF: neighbours of the user's most recent distinct items by cosine on decayed co-occurrence
+    /// counts (c(i,j) / √(n(i)·n(j)), which discounts popular items), weighted by the seed's recency.
+    private func addCoOccurrence(_ state: UserState, session: UInt32?, into candidates: inout [Int32: Candidate]) {
+        let settings = configuration.coOccurrence
+        var seeds: [Interaction] = []
+        for interaction in state.history.reversed() where itemTable.isLive(interaction.item) {
+            if seeds.count >= settings.seedItems { break }
+            if !seeds.contains(where: { $0.item == interaction.item }) { seeds.append(interaction) }
+        }
+        var scores: [Int32: Double] = [:]
+        var bestSeed: [Int32: (seed: Interaction, contribution: Double)] = [:]
+        var order: [Int32] = []
+        for (step, seed) in seeds.enumerated() {
+            let seedOccurrence = Double(items[Int(seed.item)].occurrence)
+            guard seedOccurrence > 0 else { continue }
+            let sessionFactor = seed.session == session ? 1 : configuration.blend.otherSessionFactor
+            let seedWeight = configuration.behaviourWeights.weight(seed.type) * sessionFactor
+                * exponential(-Double(step) / configuration.blend.recentPositionDecay)
+            var similar: [(item: Int32, similarity: Double)] = []
+            for entry in items[Int(seed.item)].neighbours.entries where itemTable.isLive(entry.key) {
+                let occurrence = Double(items[Int(entry.key)].occurrence)
+                guard occurrence > 0 else { continue }
+                similar.append((entry.key, Double(entry.weight) / (seedOccurrence * occurrence).squareRoot()))
+            }
+            similar.sort { $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.item < $1.item }
+            for neighbour in similar.prefix(settings.neighboursPerItem) {
+                let contribution = seedWeight * neighbour.similarity
+                if scores[neighbour.item] == nil { order.append(neighbour.item) }
+                scores[neighbour.item, default: 0] += contribution
+                if contribution > bestSeed[neighbour.item]?.contribution ?? -1 {
+                    bestSeed[neighbour.item] = (seed, contribution)
+                }
+            }
+        }
+        merge(order.map { ($0, scores[$0]!) }, source: .itemCF, into: &candidates)
+        for item in order {
+            guard let best = bestSeed[item] else { continue }
+            candidates[item]?.coOccurrenceSeed = best.seed.item
+            candidates[item]?.coOccurrenceSeedType = best.seed.type
+        }
+    }
+
+    /// Search → click: P(click j | query q) from the query's counters, weighted by how recent the search is.
+    private func addQueryClicks(_ state: UserState, into candidates: inout [Int32: Candidate]) {
+        let halfLife = configuration.decay.interestHalfLifeSeconds * 1000
+        var scores: [Int32: Double] = [:]
+        var bestQuery: [Int32: (query: Int32, contribution: Double)] = [:]
+        var order: [Int32] = []
+        for recent in state.queries.reversed() where queryTable.isLive(recent.query) {
+            let query = queries[Int(recent.query)]
+            guard query.total > 0 else { continue }
+            let age = Double(max(0, state.lastEventMilliseconds - recent.timeMilliseconds))
+            let queryWeight = exp2(-age / halfLife)
+            for entry in query.clicks.entries where itemTable.isLive(entry.key) {
+                let contribution = queryWeight * Double(entry.weight) / Double(query.total)
+                if scores[entry.key] == nil { order.append(entry.key) }
+                scores[entry.key, default: 0] += contribution
+                if contribution > bestQuery[entry.key]?.contribution ?? -1 {
+                    bestQuery[entry.key] = (recent.query, contribution)
+                }
+            }
+        }
+        merge(order.map { ($0, scores[$0]!) }, source: .query, into: &candidates)
+        for item in order { candidates[item]?.querySeed = bestQuery[item]?.query ?? -1 }
+    }
+
+    /// The nearest items to the user's interest vector, through the IVF index.
+    private func addSemantic(_ state: UserState, into candidates: inout [Int32: Candidate]) {
+        guard VectorMath.norm(state.interest) > 0 else { return }
+        var seen = Set<Int32>()
+        var scored: [(Int32, Double)] = []
+        for item in semanticIndex.candidates(for: state.interest, probes: configuration.semantic.probes)
+        where itemTable.isLive(item) && seen.insert(item).inserted {
+            let similarity = Double(VectorMath.cosine(state.interest, items[Int(item)].vector))
+            if similarity > 0 { scored.append((item, similarity)) }
+        }
+        scored.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+        merge(Array(scored.prefix(configuration.semantic.candidates)), source: .semantic, into: &candidates)
+    }
+
+    private func addPopular(count: Int, into candidates: inout [Int32: Candidate]) {
+        let ranked = rankedTrending().prefix(count)
+        merge(ranked.map { ($0, Double(items[Int($0)].popularity)) }, source: .popular, into: &candidates)
+    }
+
+    /// The trending list, most popular first (ties by id).
+    func rankedTrending() -> [Int32] {
+        trending.filter { itemTable.isLive($0) }.sorted { isLessPopular($1, than: $0) }
+    }
+
+    /// Adds one source's raw scores, normalised by the source's maximum.
+    private func merge(_ scores: [(Int32, Double)], source: Source, into candidates: inout [Int32: Candidate]) {
+        guard let maximum = scores.map(\.1).max(), maximum > 0 else { return }
+        for (item, score) in scores {
+            candidates[item, default: Candidate()].scores[source.rawValue] = score / maximum
+        }
+    }
+
+    // MARK: - Filters, diversity, reasons
+
+    private func exclusions(user: Int32?, filters: RecommendationFilters) -> Set<Int32> {
+        var excluded = Set<Int32>()
+        if let user, filters.excludeSeen || filters.excludePurchased {
+            for interaction in users[Int(user)].history where filters.excludeSeen || interaction.type == .purchase {
+                excluded.insert(interaction.item)
+            }
+        }
+        for id in filters.denyItems { if let slot = itemTable.slot(of: id) { excluded.insert(slot) } }
+        return excluded
+    }
+
+    private func isAllowed(_ item: Int32, excluded: Set<Int32>, filters: RecommendationFilters) -> Bool {
+        guard itemTable.isLive(item), !excluded.contains(item) else { return false }
+        if filters.includeCategories.isEmpty && filters.excludeCategories.isEmpty { return true }
+        let category = items[Int(item)].category
+        if !filters.includeCategories.isEmpty {
+            guard let category, filters.includeCategories.contains(category) else { return false }
+        }
+        if let category, filters.excludeCategories.contains(category) { return false }
+        return true
+    }
+
+    /// Greedy maximal marginal relevance over the best `5k` candidates.
+    private func diversified(_ ranked: [(item: Int32, score: Double)], k: Int, diversity: Double)
+        -> [(item: Int32, score: Double)]
+    {
+        var pool = Array(ranked.prefix(k * 5))
+        guard let top = pool.first?.score, top > 0 else { return ranked }
+        var picked: [(item: Int32, score: Double)] = []
+        while picked.count < k, !pool.isEmpty {
+            var bestIndex = 0
+            var bestValue = -Double.infinity
+            for (index, candidate) in pool.enumerated() {
+                var redundancy = 0.0
+                for chosen in picked {
+                    redundancy = max(redundancy, itemSimilarity(candidate.item, chosen.item))
+                }
+                let value = (1 - diversity) * candidate.score / top - diversity * redundancy
+                if value > bestValue {
+                    bestValue = value
+                    bestIndex = index
+                }
+            }
+            picked.append(pool.remove(at: bestIndex))
+        }
+        return picked
+    }
+
+    /// Cosine of two items' vectors, or 1 for the same item, 0 when either has none.
+    func itemSimilarity(_ a: Int32, _ b: Int32) -> Double {
+        if a == b { return 1 }
+        return Double(max(0, VectorMath.cosine(items[Int(a)].vector, items[Int(b)].vector)))
+    }
+
+    private func fillWithPopular(
+        _ ranked: inout [(item: Int32, score: Double)], k: Int, excluded: Set<Int32>, filters: RecommendationFilters
+    ) {
+        var present = Set(ranked.map(\.item))
+        for item in rankedTrending() where ranked.count < k {
+            guard isAllowed(item, excluded: excluded, filters: filters), present.insert(item).inserted else { continue }
+            ranked.append((item, 0))
+        }
+    }
+
+    private func reasons(for candidate: Candidate, weights: [Double]) -> [Reason] {
+        var contributions: [(Source, Double)] = Source.allCases.compactMap { source in
+            let value = weights[source.rawValue] * candidate.scores[source.rawValue]
+            return value > 0 ? (source, value) : nil
+        }
+        if contributions.isEmpty { contributions = [(.popular, 0)] }
+        contributions.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.rawValue < $1.0.rawValue }
+        return contributions.prefix(3).map { source, _ in
+            switch source {
+            case .recent: Reason(kind: Reason.Kind.recent)
+            case .sessionNeighbours: Reason(kind: Reason.Kind.similarSessions)
+            case .itemCF:
+                Reason(
+                    kind: Reason.Kind.coOccurrence(candidate.coOccurrenceSeedType),
+                    itemID: itemTable.isLive(candidate.coOccurrenceSeed)
+                        ? itemTable.names[Int(candidate.coOccurrenceSeed)] : nil)
+            case .query:
+                Reason(
+                    kind: Reason.Kind.query,
+                    query: queryTable.isLive(candidate.querySeed) ? queryTable.names[Int(candidate.querySeed)] : nil)
+            case .semantic: Reason(kind: Reason.Kind.semantic)
+            case .popular: Reason(kind: Reason.Kind.popular)
+            }
+        }
+    }
+}

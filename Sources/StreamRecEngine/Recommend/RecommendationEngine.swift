@@ -1,0 +1,359 @@
+/// The streaming recommender's state and its per-event update.
+///
+/// A value type mutated by one owner. Time is event time only (`timestampMilliseconds`), so replaying the same
+/// events in the same order yields byte-identical state (see ``snapshot()``) and identical recommendations.
+/// String ids are interned to dense slots on arrival; all per-user and per-item state is bounded by
+/// ``EngineConfiguration/capacity`` and the least recently active users/items are evicted past their caps.
+public struct RecommendationEngine: Sendable {
+    public let configuration: EngineConfiguration
+    let textEncoder: any TextEncoder
+
+    var userTable = SlotTable()
+    var users: [UserState] = []
+    var itemTable = SlotTable()
+    var items: [ItemState] = []
+    var queryTable = SlotTable()
+    var queries: [QueryState] = []
+    var sessions: SessionStore
+    /// Items with the highest popularity (unordered; ranked when read).
+    var trending: [Int32] = []
+    var popularityClock: ForwardDecay
+    var coOccurrenceClock: ForwardDecay
+    var semanticIndex: SemanticIndex
+    /// Events applied so far.
+    public internal(set) var eventCount: Int64 = 0
+
+    /// - Parameters:
+    ///   - configuration: knobs and capacities; out-of-range values are clamped to the nearest sane one.
+    ///   - textEncoder: turns queries and titles into vectors; defaults to ``HashedTextEncoder``. Its
+    ///     `dimensions` must equal `configuration.semantic.dimensions`.
+    public init(configuration: EngineConfiguration = EngineConfiguration(), textEncoder: (any TextEncoder)? = nil) {
+        let configuration = configuration.clamped()
+        self.configuration = configuration
+        let dimensions = configuration.semantic.dimensions
+        let encoder = textEncoder ?? HashedTextEncoder(dimensions: dimensions)
+        precondition(encoder.dimensions == dimensions, "text encoder dimensions must match semantic.dimensions")
+        self.textEncoder = encoder
+        sessions = SessionStore(capacity: configuration.capacity.maxSessions)
+        popularityClock = ForwardDecay(halfLifeSeconds: configuration.decay.popularityHalfLifeSeconds)
+        coOccurrenceClock = ForwardDecay(halfLifeSeconds: configuration.decay.coOccurrenceHalfLifeSeconds)
+        semanticIndex = SemanticIndex(dimensions: dimensions)
+    }
+
+    /// Users currently held.
+    public var userCount: Int { userTable.count }
+    /// Items currently held.
+    public var itemCount: Int { itemTable.count }
+
+    /// Updates the state with one event. Events with an empty id are ignored (the decoder never produces them).
+    /// - Complexity: O(window · countersPerItem) amortised.
+    public mutating func apply(_ event: Event) {
+        eventCount += 1
+        let time = event.timestampMilliseconds
+        rebaseClocksIfNeeded(at: time)
+        switch event.type {
+        case .item: applyItem(event, at: time)
+        case .search: applySearch(event, at: time)
+        case .click, .view, .cart, .purchase: applyBehaviour(event, at: time)
+        }
+        if semanticIndex.needsRebuild {
+            let live = (0..<Int32(items.count)).filter { itemTable.isLive($0) && !items[Int($0)].vector.isEmpty }
+            semanticIndex.rebuild(items: live, vector: { items[Int($0)].vector },
+                                  maxCentroids: configuration.semantic.maxCentroids)
+        }
+    }
+
+    // MARK: - Event kinds
+
+    private mutating func applyItem(_ event: Event, at time: Int64) {
+        guard let itemID = event.itemID, !itemID.isEmpty else { return }
+        let item = touchItem(itemID)
+        if let category = event.category { items[Int(item)].category = category }
+        let text = ([event.title, event.category].compactMap { $0 } + event.tags).joined(separator: " ")
+        let textVector = textEncoder.encode(text)
+        if VectorMath.norm(textVector) > 0 {
+            addToVector(of: item, textVector, scale: Float(configuration.semantic.itemTextWeight))
+        }
+    }
+
+    private mutating func applySearch(_ event: Event, at time: Int64) {
+        guard let userID = event.userID, !userID.isEmpty, let text = event.query else { return }
+        let user = touchUser(userID)
+        _ = session(of: user, id: event.effectiveSessionID ?? userID, at: time)
+        users[Int(user)].lastEventMilliseconds = max(users[Int(user)].lastEventMilliseconds, time)
+        guard let query = touchQuery(text) else { return }
+        users[Int(user)].remember(RecentQuery(query: query, timeMilliseconds: time),
+                                  limit: configuration.capacity.queriesPerUser)
+        users[Int(user)].addInterest(queries[Int(query)].vector, weight: 1, at: time,
+                                     halfLifeSeconds: configuration.decay.interestHalfLifeSeconds)
+    }
+
+    private mutating func applyBehaviour(_ event: Event, at time: Int64) {
+        guard let userID = event.userID, !userID.isEmpty, let itemID = event.itemID, !itemID.isEmpty else { return }
+        let user = touchUser(userID)
+        let item = touchItem(itemID)
+        let typeWeight = configuration.behaviourWeights.weight(event.type)
+        let serial = session(of: user, id: event.effectiveSessionID ?? userID, at: time)
+
+        items[Int(item)].popularity += popularityClock.weight(at: time) * Float(typeWeight)
+        updateTrending(item)
+        countCoOccurrences(of: item, user: user, typeWeight: typeWeight, at: time)
+        countQueryClick(event, item: item, user: user, typeWeight: typeWeight, at: time)
+
+        if sessions.add(item, to: serial, at: time, limit: configuration.capacity.itemsPerSession) {
+            var recent = items[Int(item)].recentSessions
+            if recent.count >= configuration.capacity.sessionsPerItem {
+                recent.removeFirst(recent.count - configuration.capacity.sessionsPerItem + 1)
+            }
+            recent.append(serial)
+            items[Int(item)].recentSessions = recent
+        }
+        let interaction = Interaction(item: item, type: event.type, session: serial, timeMilliseconds: time)
+        users[Int(user)].remember(interaction, limit: configuration.capacity.historyPerUser)
+        users[Int(user)].lastEventMilliseconds = max(users[Int(user)].lastEventMilliseconds, time)
+        var itemVector = items[Int(item)].vector
+        if VectorMath.norm(itemVector) == 0 { itemVector = indexVector(of: item) }
+        VectorMath.normalize(&itemVector)
+        users[Int(user)].addInterest(itemVector, weight: Float(typeWeight), at: time,
+                                     halfLifeSeconds: configuration.decay.interestHalfLifeSeconds)
+    }
+
+    /// Pairs the item with the user's previous interactions (both directions, weighted by behaviour and by
+    /// 1/distance in the sequence) and grows both items' random-indexing vectors.
+    private mutating func countCoOccurrences(of item: Int32, user: Int32, typeWeight: Double, at time: Int64) {
+        let settings = configuration.coOccurrence
+        let decayWeight = coOccurrenceClock.weight(at: time)
+        let history = users[Int(user)].history
+        let maxGap = Int64(settings.maxGapSeconds * 1000)
+        var distance = 0
+        for previous in history.reversed() {
+            distance += 1
+            guard distance <= settings.window, abs(time - previous.timeMilliseconds) <= maxGap else { break }
+            guard previous.item != item, itemTable.isLive(previous.item) else { continue }
+            let pairWeight = typeWeight / Double(distance)
+            let stored = decayWeight * Float(pairWeight)
+            let capacity = configuration.capacity.countersPerItem
+            items[Int(previous.item)].neighbours.add(item, weight: stored, capacity: capacity)
+            items[Int(item)].neighbours.add(previous.item, weight: stored * Float(settings.backwardWeight),
+                                            capacity: capacity)
+            addIndexVector(of: previous.item, to: item, scale: Float(pairWeight))
+            addIndexVector(of: item, to: previous.item, scale: Float(pairWeight))
+        }
+        items[Int(item)].occurrence += decayWeight * Float(typeWeight)
+    }
+
+    /// Search → click: the event's own `query`, else the user's latest search within the click window.
+    private mutating func countQueryClick(_ event: Event, item: Int32, user: Int32, typeWeight: Double, at time: Int64) {
+        var query: Int32?
+        if let text = event.query {
+            query = touchQuery(text)
+            if let query {
+                users[Int(user)].remember(RecentQuery(query: query, timeMilliseconds: time),
+                                          limit: configuration.capacity.queriesPerUser)
+            }
+        } else if let latest = users[Int(user)].queries.last,
+            time - latest.timeMilliseconds <= Int64(configuration.coOccurrence.queryClickWindowSeconds * 1000)
+        {
+            query = latest.query
+        }
+        guard let query, queryTable.isLive(query) else { return }
+        let stored = coOccurrenceClock.weight(at: time) * Float(typeWeight)
+        queries[Int(query)].clicks.add(item, weight: stored, capacity: configuration.capacity.countersPerQuery)
+        queries[Int(query)].total += stored
+        addToVector(of: item, queries[Int(query)].vector,
+                    scale: Float(configuration.semantic.queryTextWeight * typeWeight))
+    }
+
+    // MARK: - Slots, eviction
+
+    private mutating func touchUser(_ id: String) -> Int32 {
+        let (slot, isNew) = userTable.touch(id)
+        if isNew {
+            if Int(slot) == users.count { users.append(UserState()) } else { users[Int(slot)] = UserState() }
+            if userTable.count > configuration.capacity.maxUsers, let oldest = userTable.leastRecentlyUsed {
+                userTable.remove(oldest)
+                users[Int(oldest)] = UserState()
+            }
+        }
+        return slot
+    }
+
+    private mutating func touchItem(_ id: String) -> Int32 {
+        let (slot, isNew) = itemTable.touch(id)
+        if isNew {
+            var state = ItemState()
+            state.indexSeed = StableHash.fnv1a(id.utf8)
+            if Int(slot) == items.count { items.append(state) } else { items[Int(slot)] = state }
+            if itemTable.count > configuration.capacity.maxItems, let oldest = itemTable.leastRecentlyUsed {
+                evictItem(oldest)
+            }
+        }
+        return slot
+    }
+
+    /// Removes an item and the references to it that can be found from it: its co-occurrence partners (counts
+    /// are symmetric), its sessions and the trending list. References elsewhere (query counters, other users'
+    /// histories) are skipped when read because the slot is dead; see docs/evaluation.md on slot reuse.
+    private mutating func evictItem(_ slot: Int32) {
+        let state = items[Int(slot)]
+        for entry in state.neighbours.entries where itemTable.isLive(entry.key) {
+            items[Int(entry.key)].neighbours.remove(slot)
+        }
+        for serial in state.recentSessions { sessions.remove(slot, from: serial) }
+        if state.isTrending { trending.removeAll { $0 == slot } }
+        itemTable.remove(slot)
+        items[Int(slot)] = ItemState()
+    }
+
+    private mutating func touchQuery(_ text: String) -> Int32? {
+        let normalized = TextNormalizer.normalizedQuery(text)
+        guard !normalized.isEmpty else { return nil }
+        let (slot, isNew) = queryTable.touch(normalized)
+        if isNew {
+            let state = QueryState(vector: textEncoder.encode(normalized))
+            if Int(slot) == queries.count { queries.append(state) } else { queries[Int(slot)] = state }
+            if queryTable.count > configuration.capacity.maxQueries, let oldest = queryTable.leastRecentlyUsed {
+                queryTable.remove(oldest)
+                queries[Int(oldest)] = QueryState()
+            }
+        }
+        return slot
+    }
+
+    /// The session serial for the user's session `id`, opening a new one when it is not among the user's
+    /// recent sessions (or has left the session store).
+    private mutating func session(of user: Int32, id: String, at time: Int64) -> UInt32 {
+        let hash = StableHash.fnv1a(id.utf8)
+        var known = users[Int(user)].sessions
+        if let index = known.lastIndex(where: { $0.hash == hash }), sessions.contains(known[index].serial) {
+            let entry = known.remove(at: index)
+            known.append(entry)
+            users[Int(user)].sessions = known
+            return entry.serial
+        }
+        known.removeAll { $0.hash == hash }
+        let serial = sessions.open(at: time)
+        known.append((hash, serial))
+        if known.count > 2 { known.removeFirst(known.count - 2) }
+        users[Int(user)].sessions = known
+        return serial
+    }
+
+    // MARK: - Popularity
+
+    private mutating func updateTrending(_ item: Int32) {
+        guard !items[Int(item)].isTrending else { return }
+        if trending.count < configuration.capacity.trendingItems {
+            trending.append(item)
+            items[Int(item)].isTrending = true
+            return
+        }
+        let weakest = Self.leastPopularIndex(trending, items: items, names: itemTable.names)
+        guard Self.isLessPopular(trending[weakest], than: item, items: items, names: itemTable.names) else { return }
+        items[Int(trending[weakest])].isTrending = false
+        trending[weakest] = item
+        items[Int(item)].isTrending = true
+    }
+
+    /// Popularity order with a tie-break on the id, so equal counts rank the same in every run.
+    func isLessPopular(_ a: Int32, than b: Int32) -> Bool {
+        Self.isLessPopular(a, than: b, items: items, names: itemTable.names)
+    }
+
+    // Static helpers borrow the arrays: calling an instance method from a mutating one copied the whole engine.
+    private static func isLessPopular(_ a: Int32, than b: Int32, items: [ItemState], names: [String]) -> Bool {
+        let left = items[Int(a)].popularity
+        let right = items[Int(b)].popularity
+        if left != right { return left < right }
+        return names[Int(a)] > names[Int(b)]
+    }
+
+    private static func leastPopularIndex(_ list: [Int32], items: [ItemState], names: [String]) -> Int {
+        var weakest = 0
+        for index in list.indices where isLessPopular(list[index], than: list[weakest], items: items, names: names) {
+            weakest = index
+        }
+        return weakest
+    }
+
+    private mutating func rebaseClocksIfNeeded(at time: Int64) {
+        if popularityClock.needsRebase(at: time) {
+            let factor = popularityClock.rebase(to: time)
+            for index in items.indices { items[index].popularity *= factor }
+        }
+        if coOccurrenceClock.needsRebase(at: time) {
+            let factor = coOccurrenceClock.rebase(to: time)
+            for index in items.indices {
+                items[index].occurrence *= factor
+                items[index].neighbours.scale(by: factor)
+            }
+            for index in queries.indices {
+                queries[index].total *= factor
+                queries[index].clicks.scale(by: factor)
+            }
+        }
+    }
+
+    // MARK: - Vectors
+
+    /// The item's fixed random index vector: a few ±1 entries at positions from its id's stable hash.
+    func indexVector(of item: Int32) -> [Float] {
+        var vector = [Float](repeating: 0, count: configuration.semantic.dimensions)
+        Self.addIndexVector(seed: items[Int(item)].indexSeed, nonZeros: configuration.semantic.indexVectorNonZeros,
+                            to: &vector, scale: 1)
+        return vector
+    }
+
+    // Static so that writing into `items` does not overlap an access to `self` (which would copy the array).
+    private static func addIndexVector(seed: UInt64, nonZeros: Int, to vector: inout [Float], scale: Float) {
+        for nonZero in 0..<nonZeros {
+            let hash = StableHash.mix(seed &+ UInt64(nonZero))
+            let position = Int(hash % UInt64(vector.count))
+            vector[position] += hash & (1 << 63) == 0 ? scale : -scale
+        }
+    }
+
+    private mutating func addIndexVector(of source: Int32, to target: Int32, scale: Float) {
+        ensureVector(target)
+        let seed = items[Int(source)].indexSeed
+        Self.addIndexVector(seed: seed, nonZeros: configuration.semantic.indexVectorNonZeros,
+                            to: &items[Int(target)].vector, scale: scale)
+    }
+
+    private mutating func addToVector(of item: Int32, _ vector: [Float], scale: Float) {
+        ensureVector(item)
+        VectorMath.add(vector, scaledBy: scale, to: &items[Int(item)].vector)
+    }
+
+    private mutating func ensureVector(_ item: Int32) {
+        guard items[Int(item)].vector.isEmpty else { return }
+        items[Int(item)].vector = [Float](repeating: 0, count: configuration.semantic.dimensions)
+        semanticIndex.addPending(item)
+    }
+}
+
+extension EngineConfiguration {
+    /// Every knob moved into its sane range (capacities ≥ 1, decays > 0), so no configuration can trap.
+    func clamped() -> EngineConfiguration {
+        var copy = self
+        copy.capacity.maxUsers = max(1, capacity.maxUsers)
+        copy.capacity.maxItems = max(1, capacity.maxItems)
+        copy.capacity.maxQueries = max(1, capacity.maxQueries)
+        copy.capacity.maxSessions = max(1, capacity.maxSessions)
+        copy.capacity.historyPerUser = max(1, capacity.historyPerUser)
+        copy.capacity.queriesPerUser = max(1, capacity.queriesPerUser)
+        copy.capacity.itemsPerSession = max(1, capacity.itemsPerSession)
+        copy.capacity.sessionsPerItem = max(1, capacity.sessionsPerItem)
+        copy.capacity.countersPerItem = max(1, capacity.countersPerItem)
+        copy.capacity.countersPerQuery = max(1, capacity.countersPerQuery)
+        copy.capacity.trendingItems = max(1, capacity.trendingItems)
+        copy.semantic.dimensions = max(1, semantic.dimensions)
+        copy.semantic.indexVectorNonZeros = max(1, semantic.indexVectorNonZeros)
+        copy.semantic.maxCentroids = max(1, semantic.maxCentroids)
+        copy.semantic.probes = max(1, semantic.probes)
+        copy.sessionNeighbours.positionDecay = max(0.001, sessionNeighbours.positionDecay)
+        copy.sessionNeighbours.neighbourPositionDecay = max(0.001, sessionNeighbours.neighbourPositionDecay)
+        copy.blend.recentPositionDecay = max(0.001, blend.recentPositionDecay)
+        return copy
+    }
+}

@@ -1,0 +1,98 @@
+/// An inverted-file (IVF) index over item vectors: items are grouped under the nearest of √n K-means centroids, and
+/// a query scans only the lists of its `probes` nearest centroids. Items that got a vector since the last build
+/// wait in `pending` and are scanned exhaustively; the index is rebuilt (deterministically) when `pending` grows past
+/// a quarter of the indexed items, so a rebuild costs O(1) amortised per new item.
+struct SemanticIndex: Sendable, Equatable {
+    let dimensions: Int
+    /// centroidCount × dimensions, unit length rows.
+    private(set) var centroids: [Float] = []
+    private(set) var lists: [[Int32]] = []
+    private(set) var pending: [Int32] = []
+    private(set) var indexedCount = 0
+
+    init(dimensions: Int) { self.dimensions = dimensions }
+
+    init?(dimensions: Int, centroids: [Float], lists: [[Int32]], pending: [Int32]) {
+        guard dimensions > 0, centroids.count == lists.count * dimensions else { return nil }
+        self.dimensions = dimensions
+        self.centroids = centroids
+        self.lists = lists
+        self.pending = pending
+        indexedCount = lists.reduce(0) { $0 + $1.count }
+    }
+
+    var centroidCount: Int { lists.count }
+
+    mutating func addPending(_ item: Int32) { pending.append(item) }
+
+    var needsRebuild: Bool { pending.count > max(256, indexedCount / 4) }
+
+    /// Clusters the given items' vectors (K-means, deterministic seeding, a few iterations on a sample) and
+    /// assigns every item to its nearest centroid.
+    /// - Complexity: O(n · √n · d) for n items; amortised by the rebuild rule.
+    mutating func rebuild(items: [Int32], vector: (Int32) -> [Float], maxCentroids: Int) {
+        let vectors: [(item: Int32, vector: [Float])] = items.compactMap { item in
+            var unit = vector(item)
+            guard unit.count == dimensions, VectorMath.norm(unit) > 0 else { return nil }
+            VectorMath.normalize(&unit)
+            return (item, unit)
+        }
+        pending = []
+        guard !vectors.isEmpty else {
+            centroids = []
+            lists = []
+            indexedCount = 0
+            return
+        }
+        let count = min(max(1, Int(Double(vectors.count).squareRoot())), max(1, maxCentroids))
+        var means: [[Float]] = (0..<count).map { vectors[$0 * vectors.count / count].vector }
+        let sampleStride = max(1, vectors.count / (count * 32))
+        for _ in 0..<4 {
+            var sums = [[Float]](repeating: [Float](repeating: 0, count: dimensions), count: count)
+            for index in stride(from: 0, to: vectors.count, by: sampleStride) {
+                let nearest = Self.nearest(vectors[index].vector, among: means)
+                VectorMath.add(vectors[index].vector, scaledBy: 1, to: &sums[nearest])
+            }
+            for index in 0..<count where VectorMath.norm(sums[index]) > 0 {
+                VectorMath.normalize(&sums[index])
+                means[index] = sums[index]
+            }
+        }
+        var newLists = [[Int32]](repeating: [], count: count)
+        for entry in vectors { newLists[Self.nearest(entry.vector, among: means)].append(entry.item) }
+        centroids = means.flatMap { $0 }
+        lists = newLists
+        indexedCount = vectors.count
+    }
+
+    private static func nearest(_ vector: [Float], among means: [[Float]]) -> Int {
+        var best = 0
+        var bestScore = -Float.infinity
+        for (index, mean) in means.enumerated() {
+            let score = VectorMath.dot(vector, mean)
+            if score > bestScore {
+                best = index
+                bestScore = score
+            }
+        }
+        return best
+    }
+
+    /// Items whose lists are nearest to `query`, plus all pending items; the caller scores them.
+    /// - Complexity: O(centroids · d + probed list sizes).
+    func candidates(for query: [Float], probes: Int) -> [Int32] {
+        var result = pending
+        guard centroidCount > 0 else { return result }
+        var scored: [(index: Int, score: Float)] = []
+        scored.reserveCapacity(centroidCount)
+        for index in 0..<centroidCount {
+            var score: Float = 0
+            let base = index * dimensions
+            for dimension in 0..<min(dimensions, query.count) { score += centroids[base + dimension] * query[dimension] }
+            scored.append((index, score))
+        }
+        scored.sort { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
+        for entry in scored.prefix(max(1, probes)) { result.append(contentsOf: lists[entry.index]) }
+        return result
+    }
+}

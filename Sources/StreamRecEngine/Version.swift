@@ -1,2 +1,0 @@
-/// The engine's snapshot format version.
-public let engineSnapshotFormatVersion: UInt32 = 1

@@ -1,0 +1,271 @@
+import CRdKafka
+import Dispatch
+import Logging
+import Synchronization
+
+/// A Kafka producer over librdkafka.
+///
+/// Idempotence (`enable.idempotence=true`) is on unless the configuration says otherwise, so retries never
+/// duplicate or reorder messages within a partition. Two ways to produce:
+/// - ``send(topic:key:value:headers:timestampMilliseconds:)`` waits for the message's delivery report and throws its failure;
+/// - ``enqueue(topic:key:value:headers:timestampMilliseconds:)`` returns once librdkafka has the message; failures surface from the
+///   next ``flush(timeout:)``. At most `inFlightLimit` messages (both kinds) are undelivered at any time:
+///   further calls suspend until reports free a slot.
+///
+/// A dedicated thread drains delivery reports, errors and statistics from librdkafka's queue. Call ``close()``
+/// when done; it flushes.
+public final class KafkaProducer: Sendable {
+    private let core: Core
+    private let blockingQueue = DispatchQueue(label: "streamrec.kafka.producer.blocking")
+
+    /// - Parameters:
+    ///   - inFlightLimit: most undelivered messages before `send`/`enqueue` suspend. Default: 100 000.
+    public init(configuration: KafkaConfiguration, inFlightLimit: Int = 100_000, logger: Logger) throws {
+        precondition(inFlightLimit > 0, "inFlightLimit must be positive")
+        let properties = configuration.librdkafkaProperties(
+            defaults: [
+                "enable.idempotence": "true",
+                // librdkafka's queue must hold the whole window, or produce fails with QUEUE_FULL first.
+                "queue.buffering.max.messages": String(max(inFlightLimit, 100_000)),
+            ])
+        let client = try RDKafkaClient.makeProducer(properties: properties, logger: logger)
+        core = Core(client: client, inFlightLimit: inFlightLimit)
+        let core = core
+        // The poller holds the core, not the producer, so dropping the producer stops it.
+        DispatchQueue(label: "streamrec.kafka.producer.poller").async { core.pollUntilStopped() }
+    }
+
+    deinit { core.stopPolling() }
+
+    /// Produces one message and waits for its delivery report.
+    ///
+    /// - Parameters:
+    ///   - key: `nil` for no key; the default partitioner hashes it, so equal keys share a partition and order.
+    ///   - value: `nil` produces a tombstone.
+    ///   - timestampMilliseconds: the record's create time; `nil` stamps the current time. Replays of history
+    ///     pass the original event time so offsets-for-times finds it.
+    /// - Returns: where the message landed.
+    /// - Throws: ``KafkaError`` with librdkafka's reason when the message is rejected (e.g. too large) or not
+    ///   delivered within `message.timeout.ms`. Cancelling the task does not recall a message already queued.
+    @discardableResult
+    public func send(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], timestampMilliseconds: Int64? = nil
+    ) async throws -> (partition: Int32, offset: Int64) {
+        try await core.acquireSlot()
+        let messageID = core.makeMessageID()
+        return try await withCheckedThrowingContinuation { continuation in
+            core.registerSend(messageID, continuation)
+            do {
+                try core.client.produce(
+                    topic: topic, key: key, value: value, headers: headers,
+                    timestampMilliseconds: timestampMilliseconds, messageID: messageID)
+            } catch {
+                core.failSend(messageID, error)
+            }
+        }
+    }
+
+    /// Hands one message to librdkafka without waiting for delivery; suspends only while `inFlightLimit`
+    /// messages are undelivered.
+    ///
+    /// - Throws: ``KafkaError`` when librdkafka rejects the message at once (e.g. too large). Delivery failures
+    ///   are thrown by the next ``flush(timeout:)``.
+    public func enqueue(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], timestampMilliseconds: Int64? = nil
+    ) async throws {
+        try await core.acquireSlot()
+        do {
+            try core.client.produce(
+                topic: topic, key: key, value: value, headers: headers, timestampMilliseconds: timestampMilliseconds,
+                messageID: 0)
+        } catch {
+            core.releaseSlot()
+            throw error
+        }
+    }
+
+    /// Messages handed to librdkafka and not yet reported delivered or failed.
+    public var inFlightCount: Int { core.inFlightCount }
+
+    /// The statistics librdkafka reported last, when ``KafkaConfiguration/statisticsInterval`` is set.
+    public var latestStatistics: KafkaStatistics? { core.client.context.latestStatistics }
+
+    /// Waits until every message so far is delivered or failed.
+    ///
+    /// - Throws: the first delivery failure of an ``enqueue(topic:key:value:headers:timestampMilliseconds:)``ed message since the last
+    ///   flush, or a timeout error naming how many messages are still queued.
+    public func flush(timeout: Duration) async throws {
+        let client = core.client
+        try await blockingQueue.runBlocking { try client.flush(timeoutMilliseconds: Int32(timeout.milliseconds)) }
+        // rd_kafka_flush returns once the poller has taken the last report; wait for it to be recorded.
+        await core.waitUntilIdle()
+        if let failure = core.takeEnqueueFailure() { throw failure }
+    }
+
+    /// Flushes (up to 30 s, logging what could not be delivered) and stops the producer. Idempotent.
+    public func close() async {
+        guard core.markClosed() else { return }
+        do {
+            try await flush(timeout: .seconds(30))
+        } catch {
+            core.client.context.logger.error("producer closed with undelivered messages", metadata: ["error": "\(error)"])
+        }
+        core.stopPolling()
+    }
+}
+
+extension KafkaProducer {
+    /// State shared by the public API and the poller thread.
+    final class Core: Sendable {
+        let client: RDKafkaClient
+        private let mainQueue: RDKafkaQueue
+        private let inFlightLimit: Int
+        private let isPolling = Atomic<Bool>(true)
+        private let state = Mutex(State())
+
+        private struct State {
+            var nextMessageID: UInt = 1
+            var inFlight = 0
+            var isClosed = false
+            var pendingSends: [UInt: CheckedContinuation<(partition: Int32, offset: Int64), any Error>] = [:]
+            var slotWaiters: [CheckedContinuation<Void, Never>] = []
+            var idleWaiters: [CheckedContinuation<Void, Never>] = []
+            var firstEnqueueFailure: KafkaError?
+        }
+
+        init(client: RDKafkaClient, inFlightLimit: Int) {
+            self.client = client
+            self.mainQueue = client.mainQueue()
+            self.inFlightLimit = inFlightLimit
+        }
+
+        var inFlightCount: Int { state.withLock { $0.inFlight } }
+
+        func pollUntilStopped() {
+            while isPolling.load(ordering: .relaxed) {
+                client.serveProducerEvents(queue: mainQueue, timeoutMilliseconds: 100) { reports in
+                    handle(reports)
+                }
+            }
+        }
+
+        func stopPolling() { isPolling.store(false, ordering: .relaxed) }
+
+        /// Returns false when already closed.
+        func markClosed() -> Bool {
+            state.withLock { state in
+                defer { state.isClosed = true }
+                return !state.isClosed
+            }
+        }
+
+        func makeMessageID() -> UInt {
+            state.withLock { state in
+                defer { state.nextMessageID &+= 1 }
+                return state.nextMessageID
+            }
+        }
+
+        func acquireSlot() async throws {
+            try client.checkFatal()
+            let acquired: Bool = try state.withLock { state in
+                guard !state.isClosed else { throw KafkaError(code: .closed, reason: "the producer is closed") }
+                guard state.inFlight < inFlightLimit else { return false }
+                state.inFlight += 1
+                return true
+            }
+            if acquired { return }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                // Checked again under the same lock the poller frees slots with, so no wake-up is lost.
+                let acquiredNow = state.withLock { state in
+                    guard state.inFlight < inFlightLimit else {
+                        state.slotWaiters.append(continuation)
+                        return false
+                    }
+                    state.inFlight += 1
+                    return true
+                }
+                if acquiredNow { continuation.resume() }
+            }
+        }
+
+        func releaseSlot() {
+            let (waiter, idle) = state.withLock { Self.freeSlot(&$0) }
+            waiter?.resume()
+            idle.forEach { $0.resume() }
+        }
+
+        /// Hands the slot to a waiter, or frees it; when nothing is in flight, the idle waiters are returned.
+        private static func freeSlot(_ state: inout State) -> (CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) {
+            if !state.slotWaiters.isEmpty { return (state.slotWaiters.removeFirst(), []) }
+            state.inFlight -= 1
+            guard state.inFlight == 0, !state.idleWaiters.isEmpty else { return (nil, []) }
+            defer { state.idleWaiters.removeAll() }
+            return (nil, state.idleWaiters)
+        }
+
+        func registerSend(_ messageID: UInt, _ continuation: CheckedContinuation<(partition: Int32, offset: Int64), any Error>) {
+            state.withLock { $0.pendingSends[messageID] = continuation }
+        }
+
+        /// The produce call itself failed: no report will come, so finish the send here (exactly once: whoever
+        /// removes the continuation under the lock resumes it).
+        func failSend(_ messageID: UInt, _ error: any Error) {
+            let (continuation, waiter, idle) = state.withLock { state in
+                let continuation = state.pendingSends.removeValue(forKey: messageID)
+                let (waiter, idle) = Self.freeSlot(&state)
+                return (continuation, waiter, idle)
+            }
+            continuation?.resume(throwing: error)
+            waiter?.resume()
+            idle.forEach { $0.resume() }
+        }
+
+        /// Delivery reports from the poller thread.
+        private func handle(_ reports: [RDKafkaClient.DeliveryReport]) {
+            var sends: [(CheckedContinuation<(partition: Int32, offset: Int64), any Error>, RDKafkaClient.DeliveryReport)] = []
+            var waiters: [CheckedContinuation<Void, Never>] = []
+            state.withLock { state in
+                for report in reports {
+                    if report.messageID != 0 {
+                        if let continuation = state.pendingSends.removeValue(forKey: report.messageID) {
+                            sends.append((continuation, report))
+                        }
+                    } else if report.error != RD_KAFKA_RESP_ERR_NO_ERROR, state.firstEnqueueFailure == nil {
+                        state.firstEnqueueFailure = KafkaError(librdkafka: report.error, context: "delivery")
+                    }
+                    let (waiter, idle) = Self.freeSlot(&state)
+                    if let waiter { waiters.append(waiter) }
+                    waiters.append(contentsOf: idle)
+                }
+            }
+            for (continuation, report) in sends {
+                if report.error == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    continuation.resume(returning: (report.partition, report.offset))
+                } else {
+                    continuation.resume(throwing: KafkaError(librdkafka: report.error, context: "delivery"))
+                }
+            }
+            waiters.forEach { $0.resume() }
+        }
+
+        /// Suspends until no message is in flight.
+        func waitUntilIdle() async {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let isIdle = state.withLock { state in
+                    if state.inFlight == 0 { return true }
+                    state.idleWaiters.append(continuation)
+                    return false
+                }
+                if isIdle { continuation.resume() }
+            }
+        }
+
+        func takeEnqueueFailure() -> KafkaError? {
+            state.withLock { state in
+                defer { state.firstEnqueueFailure = nil }
+                return state.firstEnqueueFailure
+            }
+        }
+    }
+}

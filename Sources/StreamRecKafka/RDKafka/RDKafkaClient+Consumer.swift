@@ -1,0 +1,181 @@
+import CRdKafka
+import Dispatch
+
+extension RDKafkaClient {
+    func subscribe(topics: [String]) throws {
+        let list = RDKafkaTopicPartitionList(topics.map { KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) })
+        let result = rd_kafka_subscribe(handle, list.pointer)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(librdkafka: result, context: "subscribe to \(topics)")
+        }
+    }
+
+    /// Statically assigns partitions (no group), starting at the given offsets.
+    func assign(_ offsets: [KafkaTopicPartition: Int64]) throws {
+        let list = RDKafkaTopicPartitionList(offsets: offsets)
+        let result = rd_kafka_assign(handle, list.pointer)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(librdkafka: result, context: "assign") }
+    }
+
+    /// Reads up to `maxMessages` records: waits up to `timeoutMilliseconds` for the first, then takes only what
+    /// is already fetched. Serves callbacks (rebalance, errors, statistics). Blocks; call on the poll queue.
+    ///
+    /// - Parameter shouldContinue: checked after the first message; returning false ends the batch early
+    ///   (a revocation was recorded).
+    func consumeBatch(
+        queue: RDKafkaQueue, maxMessages: Int, timeoutMilliseconds: Int32, shouldContinue: () -> Bool
+    ) -> [KafkaRecord] {
+        var records: [KafkaRecord] = []
+        var topicNames = TopicNameCache()
+        guard let first = rd_kafka_consumer_poll(handle, timeoutMilliseconds) else { return records }
+        append(first, to: &records, topicNames: &topicNames)
+        rd_kafka_message_destroy(first)
+        guard maxMessages > 1, shouldContinue() else { return records }
+
+        var messages = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: maxMessages - 1)
+        let count = rd_kafka_consume_batch_queue(queue.pointer, 0, &messages, messages.count)
+        for message in messages[0..<max(count, 0)] {
+            guard let message else { continue }
+            append(message, to: &records, topicNames: &topicNames)
+            rd_kafka_message_destroy(message)
+        }
+        return records
+    }
+
+    private func append(
+        _ message: UnsafeMutablePointer<rd_kafka_message_t>, to records: inout [KafkaRecord],
+        topicNames: inout TopicNameCache
+    ) {
+        let topic = topicNames.name(of: message.pointee.rkt)
+        guard message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            // Consumer errors (unknown topic, broker gone, partition EOF) are informational: librdkafka recovers.
+            if message.pointee.err != RD_KAFKA_RESP_ERR__PARTITION_EOF {
+                context.logger.warning(
+                    "consumer error",
+                    metadata: [
+                        "kafka.topic": "\(topic)", "kafka.partition": "\(message.pointee.partition)",
+                        "error": "\(KafkaError(librdkafka: message.pointee.err))",
+                    ])
+            }
+            return
+        }
+        records.append(Self.record(message, topic: topic))
+    }
+
+    static func record(_ message: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> KafkaRecord {
+        let m = message.pointee
+        var headers: [KafkaHeader] = []
+        var headerList: OpaquePointer?
+        if rd_kafka_message_headers(message, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
+            var name: UnsafePointer<CChar>?
+            var value: UnsafeRawPointer?
+            var size = 0
+            var index = 0
+            while rd_kafka_header_get_all(headerList, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                headers.append(
+                    KafkaHeader(
+                        key: name.map { String(cString: $0) } ?? "",
+                        value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
+                index += 1
+            }
+        }
+        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let timestamp = rd_kafka_message_timestamp(message, &timestampType)
+        return KafkaRecord(
+            topic: topic, partition: m.partition, offset: m.offset,
+            key: m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) },
+            value: m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) },
+            headers: headers,
+            timestampMilliseconds: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp
+        )
+    }
+
+    /// Synchronous commit of explicit offsets (the next offset to read per partition). Blocks.
+    func commit(_ offsets: [KafkaTopicPartition: Int64]) throws {
+        let list = RDKafkaTopicPartitionList(offsets: offsets)
+        let result = rd_kafka_commit(handle, list.pointer, 0)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(librdkafka: result, context: "commit") }
+        if let error = list.firstError() { throw error }
+    }
+
+    /// The group's committed offsets; partitions without one are left out. Blocks.
+    func committed(_ partitions: [KafkaTopicPartition], timeoutMilliseconds: Int32) throws -> [KafkaTopicPartition: Int64] {
+        let list = RDKafkaTopicPartitionList(partitions)
+        let result = rd_kafka_committed(handle, list.pointer, timeoutMilliseconds)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(librdkafka: result, context: "committed") }
+        if let error = list.firstError() { throw error }
+        return Dictionary(uniqueKeysWithValues: list.elements.filter { $0.offset >= 0 }.map { ($0.topicPartition, $0.offset) })
+    }
+
+    func pause(_ partitions: [KafkaTopicPartition]) throws {
+        let list = RDKafkaTopicPartitionList(partitions)
+        let result = rd_kafka_pause_partitions(handle, list.pointer)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(librdkafka: result, context: "pause") }
+        if let error = list.firstError() { throw error }
+    }
+
+    func resume(_ partitions: [KafkaTopicPartition]) throws {
+        let list = RDKafkaTopicPartitionList(partitions)
+        let result = rd_kafka_resume_partitions(handle, list.pointer)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(librdkafka: result, context: "resume") }
+        if let error = list.firstError() { throw error }
+    }
+
+    /// Moves the fetch position of an assigned partition. Blocks up to `timeoutMilliseconds`.
+    func seek(_ partition: KafkaTopicPartition, to offset: Int64, timeoutMilliseconds: Int32) throws {
+        let list = RDKafkaTopicPartitionList(offsets: [partition: offset])
+        if let error = rd_kafka_seek_partitions(handle, list.pointer, timeoutMilliseconds) {
+            throw KafkaError(consuming: error, context: "seek \(partition) to \(offset)")
+        }
+        if let error = list.firstError() { throw error }
+    }
+
+    /// Leaves the group (revoking through the rebalance callback) and stops fetching. Blocks.
+    func closeConsumer() throws {
+        let result = rd_kafka_consumer_close(handle)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(librdkafka: result, context: "close") }
+    }
+
+    func consumerQueue() -> RDKafkaQueue { RDKafkaQueue(owning: rd_kafka_queue_get_consumer(handle)) }
+}
+
+/// Topic names by topic handle, so a batch converts each name from C once.
+private struct TopicNameCache {
+    private var names: [OpaquePointer: String] = [:]
+
+    mutating func name(of topic: OpaquePointer?) -> String {
+        guard let topic else { return "" }
+        if let name = names[topic] { return name }
+        let name = String(cString: rd_kafka_topic_name(topic))
+        names[topic] = name
+        return name
+    }
+}
+
+extension RDKafkaClient {
+    /// Reads the first record of `partition` at or after `offset` on an assign-only consumer, or nil when the
+    /// partition has none before `end`. Blocks up to `timeoutMilliseconds`.
+    func fetchRecord(
+        _ partition: KafkaTopicPartition, atOrAfter offset: Int64, before end: Int64, timeoutMilliseconds: Int32
+    ) throws -> KafkaRecord? {
+        guard offset < end else { return nil }
+        try assign([partition: offset])
+        defer { rd_kafka_assign(handle, nil) }
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMilliseconds) * 1_000_000
+        while DispatchTime.now().uptimeNanoseconds < deadline {
+            guard let message = rd_kafka_consumer_poll(handle, 100) else { continue }
+            defer { rd_kafka_message_destroy(message) }
+            let m = message.pointee
+            guard m.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return nil }
+                continue
+            }
+            // Records from an earlier assignment may still be queued: take only the one asked for.
+            guard m.partition == partition.partition, m.offset >= offset,
+                String(cString: rd_kafka_topic_name(m.rkt)) == partition.topic
+            else { continue }
+            return m.offset < end ? Self.record(message, topic: partition.topic) : nil
+        }
+        throw KafkaError(code: .timedOut, reason: "reading \(partition) at offset \(offset): no record in time", isRetriable: true)
+    }
+}

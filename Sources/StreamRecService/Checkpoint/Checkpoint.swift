@@ -1,0 +1,157 @@
+import StreamRecKafka
+
+/// Everything the service needs to resume exactly where a durable state left off: the engine snapshot,
+/// the input offsets it reflects and the recent event ids used to drop duplicates. Written as one file so
+/// the three can never disagree.
+public struct Checkpoint: Sendable, Equatable {
+    /// The next offset to read per input partition (last applied + 1).
+    public var nextOffsets: [KafkaTopicPartition: Int64]
+    /// The deduplication window, oldest first.
+    public var recentEventIDs: [String]
+    /// ``RecommendationEngine/snapshot()`` bytes.
+    public var engineSnapshot: [UInt8]
+    /// Wall-clock time the checkpoint was taken, for the snapshot-age metric.
+    public var createdAtMilliseconds: Int64
+
+    public init(
+        nextOffsets: [KafkaTopicPartition: Int64], recentEventIDs: [String], engineSnapshot: [UInt8],
+        createdAtMilliseconds: Int64
+    ) {
+        self.nextOffsets = nextOffsets
+        self.recentEventIDs = recentEventIDs
+        self.engineSnapshot = engineSnapshot
+        self.createdAtMilliseconds = createdAtMilliseconds
+    }
+
+    static let magic: [UInt8] = Array("SRCK".utf8)
+    /// Bumped whenever the layout below changes; older files are refused with a clear error.
+    static let formatVersion: UInt32 = 1
+
+    /// Layout (little-endian): magic, version, created-at, offsets (sorted by topic, partition), event ids,
+    /// engine snapshot, then a CRC-32 of everything before it so a damaged file is detected.
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.bytes(Self.magic)
+        writer.integer(Self.formatVersion)
+        writer.integer(createdAtMilliseconds)
+        writer.integer(UInt32(nextOffsets.count))
+        for (partition, offset) in nextOffsets.sorted(by: { $0.key < $1.key }) {
+            writer.string(partition.topic)
+            writer.integer(partition.partition)
+            writer.integer(offset)
+        }
+        writer.integer(UInt32(recentEventIDs.count))
+        for id in recentEventIDs { writer.string(id) }
+        writer.integer(UInt64(engineSnapshot.count))
+        writer.bytes(engineSnapshot)
+        writer.integer(CRC32.checksum(writer.buffer))
+        return writer.buffer
+    }
+
+    public init(decoding bytes: [UInt8]) throws(CheckpointError) {
+        guard bytes.count >= Self.magic.count + 8, Array(bytes.prefix(4)) == Self.magic else {
+            throw CheckpointError("not a streamrec checkpoint (bad magic)")
+        }
+        let body = bytes.dropLast(4)
+        var reader = ByteReader(bytes: bytes, end: bytes.count - 4)
+        var crcReader = ByteReader(bytes: bytes, end: bytes.count)
+        crcReader.position = bytes.count - 4
+        guard let storedChecksum: UInt32 = crcReader.integer(), storedChecksum == CRC32.checksum(body) else {
+            throw CheckpointError("checksum mismatch: the file is damaged")
+        }
+        reader.position = Self.magic.count
+        guard let version: UInt32 = reader.integer() else { throw CheckpointError("truncated header") }
+        guard version == Self.formatVersion else {
+            throw CheckpointError("format version \(version), this build reads version \(Self.formatVersion)")
+        }
+        guard let createdAt: Int64 = reader.integer(), let offsetCount: UInt32 = reader.integer() else {
+            throw CheckpointError("truncated header")
+        }
+        var offsets: [KafkaTopicPartition: Int64] = [:]
+        for _ in 0..<offsetCount {
+            guard let topic = reader.string(), let partition: Int32 = reader.integer(), let offset: Int64 = reader.integer()
+            else { throw CheckpointError("truncated offsets") }
+            offsets[KafkaTopicPartition(topic: topic, partition: partition)] = offset
+        }
+        guard let idCount: UInt32 = reader.integer() else { throw CheckpointError("truncated event ids") }
+        var ids: [String] = []
+        ids.reserveCapacity(Int(idCount))
+        for _ in 0..<idCount {
+            guard let id = reader.string() else { throw CheckpointError("truncated event ids") }
+            ids.append(id)
+        }
+        guard let snapshotLength: UInt64 = reader.integer(), let snapshot = reader.bytes(count: Int(snapshotLength)),
+            reader.position == reader.end
+        else { throw CheckpointError("truncated engine snapshot") }
+        self.init(nextOffsets: offsets, recentEventIDs: ids, engineSnapshot: snapshot, createdAtMilliseconds: createdAt)
+    }
+}
+
+/// A checkpoint that cannot be read or written; the service refuses to start rather than lose state.
+public struct CheckpointError: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    init(_ reason: String) { self.reason = reason }
+    public var description: String { "checkpoint: \(reason)" }
+}
+
+struct ByteWriter {
+    var buffer: [UInt8] = []
+
+    mutating func bytes(_ bytes: some Sequence<UInt8>) { buffer.append(contentsOf: bytes) }
+
+    mutating func integer<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) }
+    }
+
+    mutating func string(_ value: String) {
+        let utf8 = Array(value.utf8)
+        integer(UInt32(utf8.count))
+        bytes(utf8)
+    }
+}
+
+struct ByteReader {
+    let bytes: [UInt8]
+    let end: Int
+    var position = 0
+
+    init(bytes: [UInt8], end: Int) {
+        self.bytes = bytes
+        self.end = end
+    }
+
+    mutating func integer<T: FixedWidthInteger>() -> T? {
+        let size = MemoryLayout<T>.size
+        guard position + size <= end else { return nil }
+        var value = T.zero
+        for index in 0..<size { value |= T(truncatingIfNeeded: bytes[position + index]) << (8 * index) }
+        position += size
+        return value
+    }
+
+    mutating func bytes(count: Int) -> [UInt8]? {
+        guard count >= 0, position + count <= end else { return nil }
+        defer { position += count }
+        return Array(bytes[position..<position + count])
+    }
+
+    mutating func string() -> String? {
+        guard let length: UInt32 = integer(), let utf8 = bytes(count: Int(length)) else { return nil }
+        return String(decoding: utf8, as: UTF8.self)
+    }
+}
+
+/// CRC-32 (IEEE), enough to tell a damaged checkpoint from a good one.
+enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { index in
+        var crc = UInt32(index)
+        for _ in 0..<8 { crc = crc & 1 == 1 ? 0xEDB8_8320 ^ (crc >> 1) : crc >> 1 }
+        return crc
+    }
+
+    static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        return crc ^ 0xFFFF_FFFF
+    }
+}

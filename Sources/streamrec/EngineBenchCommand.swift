@@ -1,0 +1,213 @@
+import ArgumentParser
+import Foundation
+import StreamRecEngine
+
+/// `streamrec bench engine`: apply throughput, recommend latency and memory on a synthetic Zipf stream.
+struct EngineBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "Engine throughput, recommend latency and memory on synthetic Zipf-distributed events.",
+        discussion: """
+            Users arrive uniformly at random and browse sessions of 2–8 events; a session's first item is drawn \
+            from a Zipf distribution over the catalogue and the rest stay near it (so items co-occur); 5 % of \
+            sessions start with a search from a Zipf-distributed query vocabulary; every item gets a metadata \
+            event first. Events are generated outside the timed region; one core, one engine.
+            """
+    )
+
+    @Option(help: "Distinct users.") var users = 1_000_000
+    @Option(help: "Distinct items.") var items = 100_000
+    @Option(help: "Behaviour and search events to apply.") var events = 8_000_000
+    @Option(help: "Zipf exponent of item popularity.") var zipf = 1.0
+    @Option(help: "Recommend calls to time.") var recommendations = 20_000
+    @Option(help: "PRNG seed.") var seed: UInt64 = 1
+
+    func validate() throws {
+        guard users > 0, items > 0, events > 0, recommendations > 0 else {
+            throw ValidationError("--users, --items, --events and --recommendations must be positive")
+        }
+    }
+
+    func run() throws {
+        var generator = SyntheticStream(users: users, items: items, zipf: zipf, seed: seed)
+        var configuration = EngineConfiguration()
+        configuration.capacity.maxUsers = max(configuration.capacity.maxUsers, users)
+        var engine = RecommendationEngine(configuration: configuration)
+        let clock = ContinuousClock()
+        let baseline = ResidentMemory.bytes()
+        print("streamrec bench engine: \(users) users, \(items) items, \(events) events, zipf \(zipf), seed \(seed)")
+
+        // Decoding: JSON lines of the same stream, decoded by the hot-path decoder.
+        var decodeSample = SyntheticStream(users: users, items: items, zipf: zipf, seed: seed &+ 99)
+        let lines = (0..<200_000).map { _ in Array(decodeSample.next().jsonLine.utf8) }
+        let totalBytes = lines.reduce(0) { $0 + $1.count }
+        var decoded = 0
+        let decodeTime = clock.measure {
+            for line in lines where (try? EventDecoder.decode(line)) != nil { decoded += 1 }
+        }
+        print(String(format: "decode      %.0f events/s (%.0f MB/s, %d-byte events on average)",
+                     Double(decoded) / decodeTime.seconds, Double(totalBytes) / decodeTime.seconds / 1e6,
+                     totalBytes / lines.count))
+
+        var applyTime = Duration.zero
+        let metadata = generator.metadataEvents()
+        applyTime += clock.measure { for event in metadata { engine.apply(event) } }
+        print("events     apply/s (cumulative)   users     items   est. B/user  est. B/item  RSS MB")
+        let batch = 250_000
+        var applied = 0
+        while applied < events {
+            let count = min(batch, events - applied)
+            let chunk = (0..<count).map { _ in generator.next().event }
+            applyTime += clock.measure { for event in chunk { engine.apply(event) } }
+            applied += count
+            if applied % 1_000_000 == 0 || applied == events {
+                let memory = engine.estimatedMemory()
+                print(String(format: "%8d  %10.0f  %10d  %8d  %11.0f  %11.0f  %6.0f",
+                              applied, Double(applied + metadata.count) / applyTime.seconds, engine.userCount,
+                              engine.itemCount, Double(memory.userBytes + memory.sessionBytes) / Double(max(engine.userCount, 1)),
+                              Double(memory.itemBytes + memory.indexBytes) / Double(max(engine.itemCount, 1)),
+                              Double(ResidentMemory.bytes() - baseline) / 1e6))
+            }
+        }
+
+        var latencies: [Duration] = []
+        latencies.reserveCapacity(recommendations)
+        var returned = 0
+        for user in generator.recentUsers(recommendations) {
+            var count = 0
+            latencies.append(clock.measure { count = engine.recommend(userID: user, k: 20).count })
+            returned += count
+        }
+        latencies.sort()
+        func percentile(_ p: Double) -> Double {
+            latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))].seconds * 1000
+        }
+        let memory = engine.estimatedMemory()
+        let rss = ResidentMemory.bytes() - baseline
+        print(String(format: "apply       %.0f events/s on one core (%d events incl. %d item metadata)",
+                     Double(applied + metadata.count) / applyTime.seconds, applied + metadata.count, metadata.count))
+        print(String(format: "recommend   top-20 p50 %.3f ms, p99 %.3f ms, max %.3f ms over %d users (%.1f items/list)",
+                     percentile(0.5), percentile(0.99), latencies.last!.seconds * 1000, latencies.count,
+                     Double(returned) / Double(latencies.count)))
+        print(String(format: "memory      structures %.0f MB: users %.0f B/user (with sessions %.0f), items %.0f B/item (with index %.0f), queries %.1f MB",
+                     Double(memory.totalBytes) / 1e6, Double(memory.userBytes) / Double(engine.userCount),
+                     Double(memory.userBytes + memory.sessionBytes) / Double(engine.userCount),
+                     Double(memory.itemBytes) / Double(engine.itemCount),
+                     Double(memory.itemBytes + memory.indexBytes) / Double(engine.itemCount), Double(memory.queryBytes) / 1e6))
+        print(String(format: "memory      RSS growth %.0f MB = %.0f B per (user + item / 10) — from /proc/self/statm",
+                     Double(rss) / 1e6, Double(rss) / Double(engine.userCount + engine.itemCount / 10)))
+    }
+}
+
+/// The synthetic workload; see the command's discussion.
+struct SyntheticStream {
+    private var random: SplitMix64
+    private let userIDs: [String]
+    private let itemIDs: [String]
+    private let itemCDF: [Double]
+    private let queryCDF: [Double]
+    private var time: Int64 = 1_700_000_000_000
+    private var sessionUser = 0
+    private var sessionItem = 0
+    private var sessionLeft = 0
+    private var sessionNumber = 0
+    private var recent: [Int] = []
+
+    init(users: Int, items: Int, zipf: Double, seed: UInt64) {
+        random = SplitMix64(seed: seed)
+        userIDs = (0..<users).map { "u\($0)" }
+        itemIDs = (0..<items).map { "i\($0)" }
+        itemCDF = Self.zipfCDF(count: items, exponent: zipf)
+        queryCDF = Self.zipfCDF(count: 10_000, exponent: zipf)
+    }
+
+    static func zipfCDF(count: Int, exponent: Double) -> [Double] {
+        var cdf = [Double](repeating: 0, count: count)
+        var sum = 0.0
+        for rank in 0..<count {
+            sum += 1 / pow(Double(rank + 1), exponent)
+            cdf[rank] = sum
+        }
+        return cdf.map { $0 / sum }
+    }
+
+    private mutating func uniform() -> Double { Double(random.next() >> 11) / Double(1 << 53) }
+
+    private mutating func draw(_ cdf: [Double]) -> Int {
+        let target = uniform()
+        var low = 0
+        var high = cdf.count - 1
+        while low < high {
+            let middle = (low + high) / 2
+            if cdf[middle] < target { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    func metadataEvents() -> [Event] {
+        itemIDs.enumerated().map { index, id in
+            Event(type: .item, itemID: id, title: "product \(index % 997) model \(index % 13)",
+                  category: "c\(index % 50)", timestampMilliseconds: time)
+        }
+    }
+
+    mutating func next() -> (event: Event, jsonLine: String) {
+        time += 2
+        if sessionLeft == 0 {
+            sessionUser = Int(random.next() % UInt64(userIDs.count))
+            sessionItem = draw(itemCDF)
+            sessionLeft = 2 + Int(random.next() % 7)
+            sessionNumber += 1
+            recent.append(sessionUser)
+            if recent.count > 100_000 { recent.removeFirst(50_000) }
+            if random.next() % 20 == 0 {
+                let query = "query \(draw(queryCDF)) shoes"
+                let event = Event(eventID: "e\(time)", type: .search, userID: userIDs[sessionUser],
+                                  sessionID: "s\(sessionNumber)", query: query, timestampMilliseconds: time)
+                return (event, #"{"event_id":"e\#(time)","type":"search","user_id":"\#(userIDs[sessionUser])","session_id":"s\#(sessionNumber)","query":"\#(query)","timestamp":\#(time)}"#)
+            }
+        }
+        sessionLeft -= 1
+        let offset = Int(random.next() % 101) - 50
+        let item = itemIDs[(sessionItem + offset + itemIDs.count) % itemIDs.count]
+        let roll = random.next() % 100
+        let type: EventType = roll < 70 ? .view : roll < 95 ? .click : roll < 99 ? .cart : .purchase
+        let event = Event(eventID: "e\(time)", type: type, userID: userIDs[sessionUser], sessionID: "s\(sessionNumber)",
+                          itemID: item, timestampMilliseconds: time)
+        return (event, #"{"event_id":"e\#(time)","type":"\#(type.rawValue)","user_id":"\#(userIDs[sessionUser])","session_id":"s\#(sessionNumber)","item_id":"\#(item)","timestamp":\#(time)}"#)
+    }
+
+    /// Users who were active lately (what a live service recommends for).
+    mutating func recentUsers(_ count: Int) -> [String] {
+        (0..<count).map { _ in userIDs[recent[Int(random.next() % UInt64(recent.count))]] }
+    }
+}
+
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// The process's resident set size, from /proc/self/statm (Linux; 0 elsewhere).
+enum ResidentMemory {
+    static func bytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let parts = components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+}

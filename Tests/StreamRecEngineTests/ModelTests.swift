@@ -1,0 +1,91 @@
+import Testing
+@testable import StreamRecEngine
+
+@Suite struct DecayTests {
+    @Test func exp2IsAccurate() {
+        #expect(abs(exp2(0.5) - 1.414_213_562_373_095) < 1e-12)
+        #expect(exp2(10) == 1024)
+        #expect(abs(exp2(-3.25) - 0.105_112_051_906_714_3) < 1e-12)
+        #expect(abs(log2(1000) - 9.965_784_284_662_087) < 1e-9)
+    }
+
+    @Test func forwardDecayDoublesPerHalfLife() {
+        var clock = ForwardDecay(halfLifeSeconds: 60)
+        let start = clock.weight(at: 1_000_000)
+        #expect(start == 1)
+        #expect(clock.weight(at: 1_060_000) == 2)
+        #expect(clock.weight(at: 1_030_000) > 1.41 && clock.weight(at: 1_030_000) < 1.42)
+        // A value stored at the reference is worth half one half-life later.
+        #expect(abs(clock.value(8, at: 1_060_000) - 4) < 1e-9)
+        let factor = clock.rebase(to: 1_120_000)
+        #expect(factor == 0.25)
+        #expect(clock.weight(at: 1_120_000) == 1)
+    }
+
+    @Test func popularityDecaysOnEventTime() {
+        var configuration = EngineConfiguration().restricted(to: .popular)
+        configuration.decay.popularityHalfLifeSeconds = 3600
+        var engine = RecommendationEngine(configuration: configuration)
+        for user in 0..<4 { engine.apply(Make.click("a\(user)", "old", at: 0)) }
+        // One half-life later: old is worth 4/2 = 2 > 1.
+        engine.apply(Make.click("b", "new", at: 3600))
+        #expect(engine.ids(for: "nobody", k: 2) == ["old", "new"])
+        // Three half-lives after the old clicks: old is worth 4/8 = 0.5 < new's 1 (decayed one half-life: 0.5 + 1).
+        engine.apply(Make.click("c", "new", at: 3 * 3600 + 1))
+        #expect(engine.ids(for: "nobody", k: 2) == ["new", "old"])
+    }
+
+    @Test func interestVectorHalvesPerHalfLife() {
+        var user = UserState()
+        user.addInterest([1, 0], weight: 1, at: 0, halfLifeSeconds: 10)
+        user.addInterest([0, 1], weight: 1, at: 10_000, halfLifeSeconds: 10)
+        #expect(abs(user.interest[0] - 0.5) < 1e-6)
+        #expect(user.interest[1] == 1)
+    }
+}
+
+@Suite struct CoOccurrenceTests {
+    @Test func countsPairsByDistanceAndDirection() {
+        var engine = RecommendationEngine()
+        engine.apply([Make.click("u", "a", at: 0), Make.click("u", "b", at: 1), Make.click("u", "c", at: 2),
+                      Make.click("u", "a", at: 3)])
+        func weight(_ from: String, _ to: String) -> Float {
+            engine.items[Int(engine.itemTable.slot(of: from)!)].neighbours.weight(of: engine.itemTable.slot(of: to)!)
+        }
+        // a→b→c→a, all clicks: the pair (x then y at distance d) adds 1/d to x→y and 1/(2d) to y→x.
+        #expect(abs(weight("a", "b") - (1 + 0.25)) < 1e-5)
+        #expect(abs(weight("a", "c") - (0.5 + 0.5)) < 1e-5)
+        #expect(abs(weight("b", "a") - (0.5 + 0.5)) < 1e-5)
+        #expect(abs(weight("c", "a") - (0.25 + 1)) < 1e-5)
+        #expect(abs(weight("b", "c") - 1) < 1e-5)
+        #expect(abs(weight("c", "b") - 0.5) < 1e-5)
+        #expect(abs(engine.items[Int(engine.itemTable.slot(of: "a")!)].occurrence - 2) < 1e-5)
+    }
+
+    @Test func pairsBeyondTheGapAreNotCounted() {
+        var engine = RecommendationEngine()
+        engine.apply([Make.click("u", "a", at: 0), Make.click("u", "b", at: 7200)])
+        #expect(engine.items[Int(engine.itemTable.slot(of: "a")!)].neighbours.entries.isEmpty)
+    }
+
+    @Test func spaceSavingKeepsHeavyKeysWithinCapacity() {
+        var counters = SpaceSavingCounters()
+        counters.add(1, weight: 3, capacity: 2)
+        counters.add(2, weight: 1, capacity: 2)
+        counters.add(3, weight: 1, capacity: 2)
+        #expect(counters.entries.count == 2)
+        #expect(counters.weight(of: 1) == 3)
+        #expect(counters.weight(of: 3) == 2)
+        #expect(counters.weight(of: 2) == 0)
+    }
+
+    @Test func coOccurrenceRecommendsWhatOthersDidNext() {
+        var engine = RecommendationEngine(configuration: EngineConfiguration().restricted(to: .itemcf))
+        for user in 0..<5 { engine.apply([Make.click("u\(user)", "phone", at: Double(user)), Make.click("u\(user)", "case", at: Double(user) + 1)]) }
+        engine.apply([Make.click("x", "other", at: 10), Make.click("x", "case", at: 11)])
+        engine.apply(Make.click("new", "phone", at: 20))
+        let top = engine.recommend(userID: "new", k: 1, filters: .none)
+        #expect(top.first?.itemID == "case")
+        #expect(top.first?.reasons.first == Reason(kind: "co_click", itemID: "phone"))
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@testable import StreamRecKafka
+
+@Suite("Embedded broker, admin, logging and statistics")
+struct EmbeddedKafkaTests {
+    @Test("a fixed port forwards to the mock cluster")
+    func fixedPortForwards() async throws {
+        let port = try freePort()
+        let kafka = try EmbeddedKafka(brokers: 2, port: port, logger: testLogger())
+        #expect(kafka.bootstrapServers == "127.0.0.1:\(port)")
+        let topic = uniqueName("fixed")
+        try kafka.createTopic(topic, partitions: 3)
+
+        let admin = try KafkaAdmin(configuration: testConfiguration(kafka), logger: testLogger())
+        #expect(try await admin.listTopics()[topic] == 3)
+        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let (_, offset) = try await producer.send(topic: topic, key: "k".bytes, value: "v".bytes)
+        #expect(offset == 0)
+        await producer.close()
+        kafka.shutdown()
+        #expect(throws: KafkaError.self) { try kafka.createTopic("late", partitions: 1) }
+    }
+
+    @Test("a taken port is a clear error naming the port")
+    func takenPortFails() throws {
+        let holder = try EmbeddedKafka(port: try freePort(), logger: testLogger())
+        let port = Int(holder.bootstrapServers.split(separator: ":").last!)!
+        let error = #expect(throws: KafkaError.self) { try EmbeddedKafka(port: port, logger: testLogger()) }
+        #expect(error?.code == .portInUse)
+        #expect(error?.reason.contains("port \(port)") == true)
+    }
+
+    @Test("admin creates topics on the embedded broker and lists them with their partitions")
+    func adminCreatesAndListsTopics() async throws {
+        let kafka = try EmbeddedKafka(brokers: 3, logger: testLogger())
+        let admin = try KafkaAdmin(configuration: testConfiguration(kafka), logger: testLogger())
+        let events = uniqueName("events")
+        let recommendations = uniqueName("recommendations")
+        try await admin.createTopic(events, partitions: 6)
+        try await admin.createTopic(recommendations, partitions: 2, replicationFactor: 3)
+        let topics = try await admin.listTopics()
+        #expect(topics[events] == 6)
+        #expect(topics[recommendations] == 2)
+        await #expect(throws: KafkaError.self) { try await admin.createTopic("bad", partitions: 0) }
+    }
+
+    @Test("a rejected librdkafka property names the key")
+    func badPropertyNamesKey() throws {
+        let configuration = KafkaConfiguration(bootstrapServers: "127.0.0.1:1", properties: ["no.such.property": "1"])
+        let error = #expect(throws: KafkaError.self) { try KafkaProducer(configuration: configuration, logger: testLogger()) }
+        #expect(error?.code == .configuration)
+        #expect(error?.reason.contains("no.such.property") == true)
+    }
+
+    @Test("librdkafka's logs reach swift-log with their facility")
+    func logsReachSwiftLog() async throws {
+        let recorder = RecordingLogHandler()
+        let logger = Logger(label: "recorded") { _ in recorder }
+        // Nothing listens on port 1: librdkafka logs the refused connection.
+        let producer = try KafkaProducer(
+            configuration: KafkaConfiguration(bootstrapServers: "127.0.0.1:1", properties: ["reconnect.backoff.ms": "10"]),
+            logger: logger)
+        try await producer.enqueue(topic: "nowhere", key: nil, value: [1])
+        let deadline = ContinuousClock.now + .seconds(20)
+        while recorder.entries.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        let entry = try #require(recorder.entries.first)
+        #expect(entry.metadata["kafka.facility"] != nil)
+        #expect(entry.metadata["kafka.client"]?.description.hasPrefix("rdkafka#producer") == true)
+    }
+
+    @Test("statistics are parsed for throughput and lag")
+    func statisticsParsed() async throws {
+        let kafka = try EmbeddedKafka(logger: testLogger())
+        let topic = uniqueName("stats")
+        try kafka.createTopic(topic, partitions: 1)
+        var configuration = testConfiguration(kafka)
+        configuration.statisticsInterval = .milliseconds(100)
+        let producer = try KafkaProducer(configuration: configuration, logger: testLogger())
+        for index in 0..<20 { try await producer.send(topic: topic, key: nil, value: [UInt8(index)]) }
+
+        let consumer = try KafkaConsumer(configuration: configuration, groupID: uniqueName("g"), logger: testLogger())
+        try consumer.subscribe(topics: [topic])
+        _ = try await consumeRecords(consumer, count: 20)
+        let deadline = ContinuousClock.now + .seconds(20)
+        var producerStatistics = producer.latestStatistics
+        var consumerStatistics = consumer.latestStatistics
+        while producerStatistics.map({ $0.transmittedMessages < 20 }) ?? true
+            || consumerStatistics.map({ $0.receivedMessages < 20 || $0.consumerLag.isEmpty }) ?? true
+        {
+            guard ContinuousClock.now < deadline else { throw TestTimeout(description: "no statistics") }
+            _ = try await consumer.poll(maxEvents: 10, timeout: .milliseconds(100))
+            producerStatistics = producer.latestStatistics
+            consumerStatistics = consumer.latestStatistics
+        }
+        #expect(producerStatistics!.transmittedMessages == 20)
+        #expect(consumerStatistics!.consumerLag[KafkaTopicPartition(topic: topic, partition: 0)] != nil)
+        try await consumer.close()
+        await producer.close()
+    }
+
+    @Test("throughput is computed between two statistics")
+    func throughputBetweenStatistics() throws {
+        func json(ts: Int, tx: Int, rx: Int, lag: Int) -> [UInt8] {
+            Array(
+                """
+                {"name":"rdkafka#consumer-1","ts":\(ts),"txmsgs":\(tx),"txmsg_bytes":\(tx * 100),"rxmsgs":\(rx),
+                 "rxmsg_bytes":\(rx * 200),"msg_cnt":3,"topics":{"events":{"partitions":{
+                 "0":{"consumer_lag":\(lag),"fetch_state":"active"},"-1":{"consumer_lag":-1,"fetch_state":"none"}}}}}
+                """.utf8)
+        }
+        let earlier = try KafkaStatistics(json: json(ts: 1_000_000, tx: 0, rx: 0, lag: 50))
+        let later = try KafkaStatistics(json: json(ts: 3_000_000, tx: 400, rx: 1000, lag: 7))
+        #expect(later.consumerLag == [KafkaTopicPartition(topic: "events", partition: 0): 7])
+        #expect(later.totalConsumerLag == 7)
+        #expect(later.queuedMessages == 3)
+        let rates = later.throughput(since: earlier)
+        #expect(rates.transmittedMessagesPerSecond == 200)
+        #expect(rates.transmittedBytesPerSecond == 20_000)
+        #expect(rates.receivedMessagesPerSecond == 500)
+        #expect(rates.receivedBytesPerSecond == 100_000)
+    }
+}
+
+/// A port nothing listens on right now (the kernel's pick for port 0).
+func freePort() throws -> Int {
+    let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = in_addr_t(UInt32(0x7f00_0001).bigEndian)
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let result = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(socket, pointer, length) == 0 ? getsockname(socket, pointer, &length) : -1
+        }
+    }
+    guard result == 0 else { throw TestTimeout(description: "no free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Keeps every log entry for assertions.
+final class RecordingLogHandler: LogHandler, Sendable {
+    struct Entry: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: Logger.Metadata
+    }
+    private let stored = Mutex<[Entry]>([])
+    var entries: [Entry] { stored.withLock { $0 } }
+
+    var logLevel: Logger.Level {
+        get { .trace }
+        set {}
+    }
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+
+    func log(event: LogEvent) {
+        stored.withLock { $0.append(Entry(level: event.level, message: event.message.description, metadata: event.metadata ?? [:])) }
+    }
+}

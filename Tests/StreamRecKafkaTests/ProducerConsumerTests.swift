@@ -1,0 +1,209 @@
+import Foundation
+import Testing
+
+@testable import StreamRecKafka
+
+@Suite("Producer and consumer on the embedded broker")
+struct ProducerConsumerTests {
+    @Test("10k messages keep key, value, headers and per-partition order")
+    func roundTripKeepsEverything() async throws {
+        let kafka = try EmbeddedKafka(brokers: 3, logger: testLogger())
+        let topic = uniqueName("round-trip")
+        try kafka.createTopic(topic, partitions: 4)
+        let producer = try KafkaProducer(configuration: testConfiguration(kafka), inFlightLimit: 1000, logger: testLogger())
+        let total = 10_000
+        for sequence in 0..<total {
+            try await producer.enqueue(
+                topic: topic, key: "user-\(sequence % 37)".bytes, value: "value-\(sequence)".bytes,
+                headers: [
+                    KafkaHeader(key: "sequence", value: String(sequence).bytes), KafkaHeader(key: "empty", value: nil),
+                ])
+        }
+        try await producer.flush(timeout: .seconds(30))
+        #expect(producer.inFlightCount == 0)
+
+        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        try consumer.subscribe(topics: [topic])
+        let records = try await consumeRecords(consumer, count: total)
+        #expect(records.count == total)
+
+        var partitionOfKey: [String: Int32] = [:]
+        var lastSequenceOfPartition: [Int32: Int] = [:]
+        var lastOffsetOfPartition: [Int32: Int64] = [:]
+        var seen = Set<Int>()
+        for record in records {
+            let sequenceText = try #require(record.headers.first?.value).text
+            let sequence = try #require(Int(sequenceText))
+            #expect(record.key == "user-\(sequence % 37)".bytes)
+            #expect(record.value == "value-\(sequence)".bytes)
+            #expect(record.headers == [
+                KafkaHeader(key: "sequence", value: String(sequence).bytes), KafkaHeader(key: "empty", value: nil),
+            ])
+            #expect(record.timestampMilliseconds != nil)
+            // A key always lands on one partition, and each partition is read in production order.
+            let key = record.key!.text
+            #expect(partitionOfKey[key, default: record.partition] == record.partition)
+            partitionOfKey[key] = record.partition
+            #expect(lastSequenceOfPartition[record.partition, default: -1] < sequence)
+            #expect(lastOffsetOfPartition[record.partition, default: -1] < record.offset)
+            lastSequenceOfPartition[record.partition] = sequence
+            lastOffsetOfPartition[record.partition] = record.offset
+            seen.insert(sequence)
+        }
+        #expect(seen.count == total)
+        #expect(Set(partitionOfKey.values).count > 1)
+        try await consumer.close()
+        await producer.close()
+    }
+
+    @Test("a tombstone and an empty key arrive as such")
+    func tombstoneAndEmptyKey() async throws {
+        let kafka = try EmbeddedKafka(logger: testLogger())
+        let topic = uniqueName("tombstone")
+        try kafka.createTopic(topic, partitions: 1)
+        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        try await producer.send(topic: topic, key: [], value: nil)
+        try await producer.send(topic: topic, key: nil, value: [])
+        try await producer.send(topic: topic, key: "k".bytes, value: nil, headers: [KafkaHeader(key: "h", value: [])])
+
+        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        try consumer.subscribe(topics: [topic])
+        let records = try await consumeRecords(consumer, count: 3)
+        #expect(records.map(\.key) == [[], nil, "k".bytes])
+        #expect(records.map(\.value) == [nil, [], nil])
+        #expect(records[2].headers == [KafkaHeader(key: "h", value: [])])
+        try await consumer.close()
+        await producer.close()
+    }
+
+    @Test("send returns the partition and offset of the delivered message")
+    func sendReportsPosition() async throws {
+        let kafka = try EmbeddedKafka(logger: testLogger())
+        let topic = uniqueName("position")
+        try kafka.createTopic(topic, partitions: 1)
+        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        var offsets: [Int64] = []
+        for index in 0..<5 {
+            let (partition, offset) = try await producer.send(topic: topic, key: nil, value: [UInt8(index)])
+            #expect(partition == 0)
+            offsets.append(offset)
+        }
+        #expect(offsets == [0, 1, 2, 3, 4])
+        await producer.close()
+        await #expect(throws: KafkaError.self) { try await producer.send(topic: topic, key: nil, value: []) }
+    }
+
+    @Test("an oversized message is a thrown error with librdkafka's reason")
+    func oversizedMessageThrows() async throws {
+        let kafka = try EmbeddedKafka(logger: testLogger())
+        let topic = uniqueName("oversized")
+        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let huge = [UInt8](repeating: 7, count: 2_000_000)
+        let sendError = await #expect(throws: KafkaError.self) {
+            try await producer.send(topic: topic, key: nil, value: huge)
+        }
+        #expect(sendError?.code == .messageTooLarge)
+        #expect(sendError?.reason.lowercased().contains("too large") == true)
+        let enqueueError = await #expect(throws: KafkaError.self) {
+            try await producer.enqueue(topic: topic, key: nil, value: huge)
+        }
+        #expect(enqueueError?.code == .messageTooLarge)
+        // The producer is still usable and its window was given back.
+        #expect(producer.inFlightCount == 0)
+        try await producer.send(topic: topic, key: nil, value: "small".bytes)
+        await producer.close()
+    }
+
+    @Test("a consumer that commits, closes and restarts resumes right after its last commit")
+    func resumesAfterCommit() async throws {
+        let kafka = try EmbeddedKafka(logger: testLogger())
+        let topic = uniqueName("resume")
+        let group = uniqueName("group")
+        try kafka.createTopic(topic, partitions: 2)
+        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        for index in 0..<200 {
+            try await producer.enqueue(topic: topic, key: "k\(index % 5)".bytes, value: String(index).bytes)
+        }
+        try await producer.flush(timeout: .seconds(10))
+
+        // First run: process (and commit) only the first half of what arrives, then stop.
+        let first = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: group, logger: testLogger())
+        try first.subscribe(topics: [topic])
+        let firstBatch = try await consumeRecords(first, count: 200)
+        let processed = Array(firstBatch.prefix(100))
+        var commitOffsets: [KafkaTopicPartition: Int64] = [:]
+        for record in processed { commitOffsets[record.topicPartition] = record.offset + 1 }
+        try await first.commit(commitOffsets)
+        #expect(try await first.committed(Array(commitOffsets.keys)) == commitOffsets)
+        try await first.close()
+
+        // Second run: exactly the unprocessed records, none twice, none missing.
+        let second = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: group, logger: testLogger())
+        try second.subscribe(topics: [topic])
+        let secondBatch = try await consumeRecords(second, count: 100)
+        let identity = { (record: KafkaRecord) in "\(record.partition)/\(record.offset)" }
+        #expect(Set(secondBatch.map(identity)) == Set(firstBatch.dropFirst(100).map(identity)))
+        #expect(secondBatch.count == 100)
+        // Nothing more arrives.
+        #expect(try await second.poll(maxEvents: 100, timeout: .milliseconds(500)).allSatisfy {
+            if case .record = $0 { false } else { true }
+        })
+        try await second.close()
+        await producer.close()
+    }
+
+    @Test("with the broker down during produce, messages are retried and all delivered once it is back")
+    func brokerDownDuringProduce() async throws {
+        let kafka = try EmbeddedKafka(brokers: 1, logger: testLogger())
+        let topic = uniqueName("fault")
+        try kafka.createTopic(topic, partitions: 2)
+        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        for index in 0..<50 { try await producer.enqueue(topic: topic, key: nil, value: String(index).bytes) }
+        try await producer.flush(timeout: .seconds(10))
+
+        try kafka.setBrokerDown(1)
+        for index in 50..<150 { try await producer.enqueue(topic: topic, key: nil, value: String(index).bytes) }
+        let sentWhileDown = try await withThrowingTaskGroup(of: Int64.self) { group in
+            group.addTask { try await producer.send(topic: topic, key: nil, value: "150".bytes).offset }
+            // Give librdkafka time to try and fail against the dead broker before it returns.
+            try await Task.sleep(for: .milliseconds(700))
+            #expect(producer.inFlightCount == 101)
+            try kafka.setBrokerUp(1)
+            return try await group.next()!
+        }
+        #expect(sentWhileDown >= 0)
+        try await producer.flush(timeout: .seconds(30))
+
+        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        try consumer.subscribe(topics: [topic])
+        let records = try await consumeRecords(consumer, count: 151)
+        let values = records.map { Int($0.value!.text)! }
+        #expect(values.count == 151)
+        #expect(Set(values) == Set(0...150))
+        try await consumer.close()
+        await producer.close()
+    }
+
+    @Test("pause stops a partition's records until resume")
+    func pauseAndResume() async throws {
+        let kafka = try EmbeddedKafka(logger: testLogger())
+        let topic = uniqueName("pause")
+        try kafka.createTopic(topic, partitions: 1)
+        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        try await producer.send(topic: topic, key: nil, value: "before".bytes)
+
+        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        try consumer.subscribe(topics: [topic])
+        _ = try await consumeRecords(consumer, count: 1)
+        let partition = KafkaTopicPartition(topic: topic, partition: 0)
+        try consumer.pause([partition])
+        try await producer.send(topic: topic, key: nil, value: "while paused".bytes)
+        let whilePaused = try await consumer.poll(maxEvents: 10, timeout: .milliseconds(700))
+        #expect(whilePaused.isEmpty)
+        try consumer.resume([partition])
+        let afterResume = try await consumeRecords(consumer, count: 1)
+        #expect(afterResume.map { $0.value?.text } == ["while paused"])
+        try await consumer.close()
+        await producer.close()
+    }
+}

@@ -1,3 +1,0 @@
-import Testing
-import StreamRecKafka
-@Test func linksLibrdkafka() { #expect(librdkafkaVersion.hasPrefix("2.")) }

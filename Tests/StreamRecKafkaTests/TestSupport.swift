@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import StreamRecKafka
+
+/// Names no other test (or earlier run) uses, so tests never see each other's data.
+func uniqueName(_ prefix: String) -> String {
+    "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+}
+
+/// Warnings and above: librdkafka's expected complaints in fault tests stay visible but short.
+func testLogger() -> Logger {
+    var logger = Logger(label: "streamrec.kafka.test")
+    logger.logLevel = .error
+    return logger
+}
+
+/// Client settings that make the mock cluster's reconnects and group heartbeats quick.
+func testConfiguration(_ kafka: EmbeddedKafka, _ extra: [String: String] = [:]) -> KafkaConfiguration {
+    KafkaConfiguration(
+        bootstrapServers: kafka.bootstrapServers,
+        properties: [
+            "reconnect.backoff.ms": "50", "reconnect.backoff.max.ms": "500",
+            "heartbeat.interval.ms": "300", "session.timeout.ms": "6000",
+            "topic.metadata.refresh.interval.ms": "1000",
+        ].merging(extra) { _, new in new }
+    )
+}
+
+struct TestTimeout: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Polls until `count` records arrived (or fails after `limit`); rebalance events go to `onEvent`.
+func consumeRecords(
+    _ consumer: KafkaConsumer, count: Int, limit: Duration = .seconds(60),
+    onEvent: (KafkaConsumerEvent) async throws -> Void = { _ in }
+) async throws -> [KafkaRecord] {
+    var records: [KafkaRecord] = []
+    let deadline = ContinuousClock.now + limit
+    while records.count < count {
+        guard ContinuousClock.now < deadline else {
+            throw TestTimeout(description: "got \(records.count) of \(count) records")
+        }
+        for event in try await consumer.poll(maxEvents: 1000, timeout: .milliseconds(200)) {
+            if case .record(let record) = event { records.append(record) } else { try await onEvent(event) }
+        }
+    }
+    return records
+}
+
+/// Polls until `condition` holds after an event, or fails after `limit`.
+func pollUntil(
+    _ consumer: KafkaConsumer, limit: Duration = .seconds(60), _ condition: (KafkaConsumerEvent?) -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + limit
+    while true {
+        guard ContinuousClock.now < deadline else { throw TestTimeout(description: "condition not met in \(limit)") }
+        let events = try await consumer.poll(maxEvents: 1000, timeout: .milliseconds(200))
+        if events.isEmpty, condition(nil) { return }
+        for event in events where condition(event) { return }
+    }
+}
+
+extension String {
+    var bytes: [UInt8] { Array(utf8) }
+}
+
+extension Array where Element == UInt8 {
+    var text: String { String(decoding: self, as: UTF8.self) }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+import StreamRecKafka
+import StreamRecService
+
+/// An embedded Kafka in the test process with the service's three topics, a producer, and helpers to read
+/// what the service wrote. Topic and group names are unique per test.
+final class TestCluster: @unchecked Sendable {
+    let broker: EmbeddedKafka
+    let producer: KafkaProducer
+    let inputTopic = "events-\(UUID().uuidString.prefix(8))"
+    let outputTopic = "recommendations-\(UUID().uuidString.prefix(8))"
+    let deadLetterTopic = "dlq-\(UUID().uuidString.prefix(8))"
+    let group = "streamrec-test-\(UUID().uuidString.prefix(8))"
+    let stateDirectory = NSTemporaryDirectory() + "streamrec-state-\(UUID().uuidString)"
+    static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+    init(inputPartitions: Int) throws {
+        broker = try EmbeddedKafka(logger: Self.logger)
+        try broker.createTopic(inputTopic, partitions: inputPartitions)
+        try broker.createTopic(outputTopic, partitions: 3)
+        try broker.createTopic(deadLetterTopic, partitions: 1)
+        producer = try KafkaProducer(
+            configuration: KafkaConfiguration(
+                bootstrapServers: broker.bootstrapServers, properties: ["message.max.bytes": "3000000"]),
+            logger: Self.logger)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: stateDirectory)
+        try? FileManager.default.removeItem(atPath: stateDirectory + ".yaml")
+    }
+
+    func close() async {
+        await producer.close()
+        broker.shutdown()
+    }
+
+    /// `serve` against this cluster; `environment` adds STREAMREC_* settings.
+    func startService(environment: [String: String] = [:]) throws -> ServiceProcess {
+        // A SIGKILLed member holds its partitions until its session times out: keep that short.
+        let configPath = stateDirectory + ".yaml"
+        let yaml = "kafka:\n  properties:\n    session.timeout.ms: \"6000\"\n    heartbeat.interval.ms: \"500\"\n"
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        return try ServiceProcess(
+            [
+                "serve", "--config", configPath, "--brokers", broker.bootstrapServers, "--input-topic", inputTopic,
+                "--output-topic", outputTopic, "--dlq-topic", deadLetterTopic, "--group", group,
+                "--state-dir", stateDirectory, "--http-port", "0",
+            ],
+            environment: ["STREAMREC_CHECKPOINT_INTERVAL": "500ms", "STREAMREC_LOG_LEVEL": "info"].merging(environment) { $1 })
+    }
+
+    /// Sends one event keyed by its user; returns where it landed.
+    @discardableResult
+    func send(_ value: [UInt8]?, key: String?) async throws -> (partition: Int32, offset: Int64) {
+        try await producer.send(topic: inputTopic, key: key.map { Array($0.utf8) }, value: value)
+    }
+
+    /// The checkpoint the service last made durable.
+    func checkpoint() async throws -> Checkpoint? {
+        try await CheckpointStore(directory: stateDirectory).load()
+    }
+
+    /// Reads `topic` from the beginning with a private group, accumulating records until `isComplete`
+    /// says so or `timeout` passes (then throws).
+    func read(
+        _ topic: String, timeout: Duration, until isComplete: ([KafkaRecord]) -> Bool
+    ) async throws -> [KafkaRecord] {
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers),
+            groupID: "reader-\(UUID().uuidString)", logger: Self.logger)
+        try consumer.subscribe(topics: [topic])
+        var records: [KafkaRecord] = []
+        let deadline = ContinuousClock.now + timeout
+        while !isComplete(records) {
+            guard ContinuousClock.now < deadline else {
+                try await consumer.close()
+                throw HarnessError("timed out reading \(topic): \(records.count) records so far")
+            }
+            for case .record(let record) in try await consumer.poll(maxEvents: 5000, timeout: .milliseconds(200)) {
+                records.append(record)
+            }
+        }
+        try await consumer.close()
+        return records
+    }
+
+    /// The latest recommendation message per user among `records`.
+    static func latestByUser(_ records: [KafkaRecord]) -> [String: RecommendationMessage] {
+        var latest: [String: RecommendationMessage] = [:]
+        for record in records {
+            guard let value = record.value, let message = try? RecommendationMessage(decoding: value) else { continue }
+            latest[message.userID] = message
+        }
+        return latest
+    }
+
+    /// Offsets the service's group has committed.
+    func committedOffsets(partitions: Int) async throws -> [KafkaTopicPartition: Int64] {
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers), groupID: group,
+            logger: Self.logger)
+        let result = try await consumer.committed((0..<partitions).map { KafkaTopicPartition(topic: inputTopic, partition: Int32($0)) })
+        try await consumer.close()
+        return result
+    }
+}
+
+/// A minimal event in the input schema.
+func eventJSON(
+    id: String, type: String, user: String, item: String? = nil, query: String? = nil, timestamp: Int64
+) -> [UInt8] {
+    var fields = [#""event_id":"\#(id)""#, #""type":"\#(type)""#, #""user_id":"\#(user)""#, #""timestamp":\#(timestamp)"#]
+    if let item { fields.append(#""item_id":"\#(item)""#) }
+    if let query { fields.append(#""query":"\#(query)""#) }
+    return Array("{\(fields.joined(separator: ","))}".utf8)
+}
