@@ -110,7 +110,12 @@ extension RecommendationEngine {
         var overlap: [UInt32: Double] = [:]
         var neighbourOrder: [UInt32] = []
         for item in sessionItems {
-            let weight = positionWeight[item]!
+            var weight = positionWeight[item]!
+            if settings.idfExponent > 0 {
+                // Rare shared items say more about a neighbour than popular ones.
+                let sessionsWithItem = Double(items[Int(item)].recentSessions.count)
+                weight /= exp2(settings.idfExponent * log2(1 + sessionsWithItem))
+            }
             for serial in items[Int(item)].recentSessions.reversed() where serial != session {
                 if let current = overlap[serial] {
                     overlap[serial] = current + weight
