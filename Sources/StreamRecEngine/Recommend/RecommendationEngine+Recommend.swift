@@ -87,6 +87,15 @@ extension RecommendationEngine {
             if scores[interaction.item] == nil { order.append(interaction.item) }
             scores[interaction.item, default: 0] += weight
         }
+        // Items of a long session that fell out of the bounded history still count, below everything remembered.
+        if let session {
+            let floor = (scores.values.min() ?? 1) * exponential(-1 / configuration.blend.recentPositionDecay)
+            let older = sessions.items(of: session).filter { scores[$0] == nil && itemTable.isLive($0) }
+            for (index, item) in older.enumerated() {
+                order.append(item)
+                scores[item] = floor * Double(index + 1) / Double(older.count + 1)
+            }
+        }
         merge(order.map { ($0, scores[$0]!) }, source: .recent, into: &candidates)
     }
 
@@ -224,12 +233,14 @@ extension RecommendationEngine {
 
     /// The nearest items to the user's interest vector, through the IVF index.
     private func addSemantic(_ state: UserState, into candidates: inout [Int32: Candidate]) {
-        guard VectorMath.norm(state.interest) > 0 else { return }
+        var interest = state.interest
+        VectorMath.normalize(&interest)
+        guard VectorMath.norm(interest) > 0 else { return }
         var seen = Set<Int32>()
         var scored: [(Int32, Double)] = []
-        for item in semanticIndex.candidates(for: state.interest, probes: configuration.semantic.probes)
+        for item in semanticIndex.candidates(for: interest, probes: configuration.semantic.probes)
         where itemTable.isLive(item) && seen.insert(item).inserted {
-            let similarity = Double(VectorMath.cosine(state.interest, items[Int(item)].vector))
+            let similarity = Double(VectorMath.cosine(unit: interest, items[Int(item)].vector))
             if similarity > 0 { scored.append((item, similarity)) }
         }
         scored.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }

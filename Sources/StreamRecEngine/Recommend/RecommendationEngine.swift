@@ -167,55 +167,44 @@ public struct RecommendationEngine: Sendable {
     // MARK: - Slots, eviction
 
     private mutating func touchUser(_ id: String) -> Int32 {
-        let (slot, isNew) = userTable.touch(id)
+        let (slot, isNew, _) = userTable.touch(id, capacity: configuration.capacity.maxUsers)
         if isNew {
             if Int(slot) == users.count { users.append(UserState()) } else { users[Int(slot)] = UserState() }
-            if userTable.count > configuration.capacity.maxUsers, let oldest = userTable.leastRecentlyUsed {
-                userTable.remove(oldest)
-                users[Int(oldest)] = UserState()
-            }
         }
         return slot
     }
 
     private mutating func touchItem(_ id: String) -> Int32 {
-        let (slot, isNew) = itemTable.touch(id)
+        let (slot, isNew, evicted) = itemTable.touch(id, capacity: configuration.capacity.maxItems)
         if isNew {
+            if let evicted { removeReferences(toEvictedItem: evicted) }
             var state = ItemState()
             state.indexSeed = StableHash.fnv1a(id.utf8)
             if Int(slot) == items.count { items.append(state) } else { items[Int(slot)] = state }
-            if itemTable.count > configuration.capacity.maxItems, let oldest = itemTable.leastRecentlyUsed {
-                evictItem(oldest)
-            }
         }
         return slot
     }
 
-    /// Removes an item and the references to it that can be found from it: its co-occurrence partners (counts
+    /// Removes the references to an evicted item that can be found from it: its co-occurrence partners (counts
     /// are symmetric), its sessions and the trending list. References elsewhere (query counters, other users'
-    /// histories) are skipped when read because the slot is dead; see docs/evaluation.md on slot reuse.
-    private mutating func evictItem(_ slot: Int32) {
+    /// histories, index lists) point at a reused slot at worst: bounded staleness, never a trap.
+    private mutating func removeReferences(toEvictedItem slot: Int32) {
         let state = items[Int(slot)]
         for entry in state.neighbours.entries where itemTable.isLive(entry.key) {
             items[Int(entry.key)].neighbours.remove(slot)
         }
         for serial in state.recentSessions { sessions.remove(slot, from: serial) }
         if state.isTrending { trending.removeAll { $0 == slot } }
-        itemTable.remove(slot)
         items[Int(slot)] = ItemState()
     }
 
     private mutating func touchQuery(_ text: String) -> Int32? {
         let normalized = TextNormalizer.normalizedQuery(text)
         guard !normalized.isEmpty else { return nil }
-        let (slot, isNew) = queryTable.touch(normalized)
+        let (slot, isNew, _) = queryTable.touch(normalized, capacity: configuration.capacity.maxQueries)
         if isNew {
             let state = QueryState(vector: textEncoder.encode(normalized))
             if Int(slot) == queries.count { queries.append(state) } else { queries[Int(slot)] = state }
-            if queryTable.count > configuration.capacity.maxQueries, let oldest = queryTable.leastRecentlyUsed {
-                queryTable.remove(oldest)
-                queries[Int(oldest)] = QueryState()
-            }
         }
         return slot
     }

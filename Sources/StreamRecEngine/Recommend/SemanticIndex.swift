@@ -1,7 +1,7 @@
 /// An inverted-file (IVF) index over item vectors: items are grouped under the nearest of √n K-means centroids, and
 /// a query scans only the lists of its `probes` nearest centroids. Items that got a vector since the last build
 /// wait in `pending` and are scanned exhaustively; the index is rebuilt (deterministically) when `pending` grows past
-/// a quarter of the indexed items, so a rebuild costs O(1) amortised per new item.
+/// an eighth of the indexed items, so a rebuild costs O(1) amortised per new item.
 struct SemanticIndex: Sendable, Equatable {
     let dimensions: Int
     /// centroidCount × dimensions, unit length rows.
@@ -25,7 +25,7 @@ struct SemanticIndex: Sendable, Equatable {
 
     mutating func addPending(_ item: Int32) { pending.append(item) }
 
-    var needsRebuild: Bool { pending.count > max(256, indexedCount / 4) }
+    var needsRebuild: Bool { pending.count > max(256, indexedCount / 8) }
 
     /// Clusters the given items' vectors (K-means, deterministic seeding, a few iterations on a sample) and
     /// assigns every item to its nearest centroid.
