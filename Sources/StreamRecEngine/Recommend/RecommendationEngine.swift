@@ -56,10 +56,12 @@ public struct RecommendationEngine: Sendable {
         case .search: applySearch(event, at: time)
         case .click, .view, .cart, .purchase: applyBehaviour(event, at: time)
         }
-        if semanticIndex.needsRebuild {
-            let live = (0..<Int32(items.count)).filter { itemTable.isLive($0) && !items[Int($0)].vector.isEmpty }
-            semanticIndex.rebuild(items: live, vector: { items[Int($0)].vector },
-                                  maxCentroids: configuration.semantic.maxCentroids)
+        if semanticIndex.needsUpdate {
+            let items = items
+            let itemTable = itemTable
+            semanticIndex.update(
+                liveItems: { (0..<Int32(items.count)).filter { itemTable.isLive($0) && !items[Int($0)].vector.isEmpty } },
+                vector: { items[Int($0)].vector }, maxCentroids: configuration.semantic.maxCentroids)
         }
     }
 

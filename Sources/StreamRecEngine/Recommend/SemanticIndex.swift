@@ -1,7 +1,9 @@
 /// An inverted-file (IVF) index over item vectors: items are grouped under the nearest of √n K-means centroids, and
-/// a query scans only the lists of its `probes` nearest centroids. Items that got a vector since the last build
-/// wait in `pending` and are scanned exhaustively; the index is rebuilt (deterministically) when `pending` grows past
-/// an eighth of the indexed items, so a rebuild costs O(1) amortised per new item.
+/// a query scans only the lists of its `probes` nearest centroids. Items that got a vector since the last update
+/// wait in `pending` and are scanned exhaustively. Once `pending` passes an eighth of the indexed items, they are
+/// assigned to their nearest centroids; the centroids themselves are re-clustered (deterministically) when the
+/// number of items has doubled since the last clustering. Both cost O(√n · d) amortised per new item. Items whose
+/// vectors drift stay in their list until the next clustering (the index is approximate by design).
 struct SemanticIndex: Sendable, Equatable {
     let dimensions: Int
     /// centroidCount × dimensions, unit length rows.
@@ -9,28 +11,48 @@ struct SemanticIndex: Sendable, Equatable {
     private(set) var lists: [[Int32]] = []
     private(set) var pending: [Int32] = []
     private(set) var indexedCount = 0
+    /// Items clustered by the last K-means run.
+    private(set) var clusteredCount = 0
 
     init(dimensions: Int) { self.dimensions = dimensions }
 
-    init?(dimensions: Int, centroids: [Float], lists: [[Int32]], pending: [Int32]) {
+    init?(dimensions: Int, centroids: [Float], lists: [[Int32]], pending: [Int32], clustered: Int) {
         guard dimensions > 0, centroids.count == lists.count * dimensions else { return nil }
         self.dimensions = dimensions
         self.centroids = centroids
         self.lists = lists
         self.pending = pending
         indexedCount = lists.reduce(0) { $0 + $1.count }
+        clusteredCount = clustered
     }
 
     var centroidCount: Int { lists.count }
 
     mutating func addPending(_ item: Int32) { pending.append(item) }
 
-    var needsRebuild: Bool { pending.count > max(256, indexedCount / 8) }
+    var needsUpdate: Bool { pending.count > max(256, indexedCount / 8) }
+
+    /// Folds `pending` into the index: assigns it to the current centroids, or re-clusters everything when the
+    /// item count has doubled since the last clustering.
+    mutating func update(liveItems: () -> [Int32], vector: (Int32) -> [Float], maxCentroids: Int) {
+        if centroidCount == 0 || indexedCount + pending.count >= 2 * clusteredCount {
+            rebuild(items: liveItems(), vector: vector, maxCentroids: maxCentroids)
+            return
+        }
+        let means = (0..<centroidCount).map { Array(centroids[($0 * dimensions)..<(($0 + 1) * dimensions)]) }
+        for item in pending {
+            let itemVector = vector(item)
+            guard itemVector.count == dimensions, VectorMath.norm(itemVector) > 0 else { continue }
+            lists[Self.nearest(itemVector, among: means)].append(item)
+            indexedCount += 1
+        }
+        pending = []
+    }
 
     /// Clusters the given items' vectors (K-means, deterministic seeding, a few iterations on a sample) and
     /// assigns every item to its nearest centroid.
     /// - Complexity: O(n · √n · d) for n items; amortised by the rebuild rule.
-    mutating func rebuild(items: [Int32], vector: (Int32) -> [Float], maxCentroids: Int) {
+    private mutating func rebuild(items: [Int32], vector: (Int32) -> [Float], maxCentroids: Int) {
         let vectors: [(item: Int32, vector: [Float])] = items.compactMap { item in
             var unit = vector(item)
             guard unit.count == dimensions, VectorMath.norm(unit) > 0 else { return nil }
@@ -42,6 +64,7 @@ struct SemanticIndex: Sendable, Equatable {
             centroids = []
             lists = []
             indexedCount = 0
+            clusteredCount = 0
             return
         }
         let count = min(max(1, Int(Double(vectors.count).squareRoot())), max(1, maxCentroids))
@@ -63,6 +86,7 @@ struct SemanticIndex: Sendable, Equatable {
         centroids = means.flatMap { $0 }
         lists = newLists
         indexedCount = vectors.count
+        clusteredCount = vectors.count
     }
 
     private static func nearest(_ vector: [Float], among means: [[Float]]) -> Int {

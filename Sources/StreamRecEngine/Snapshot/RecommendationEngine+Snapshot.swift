@@ -66,6 +66,7 @@ extension RecommendationEngine {
         writer.write(semanticIndex.centroids)
         writer.write(semanticIndex.lists) { $0.write($1) }
         writer.write(semanticIndex.pending)
+        writer.write(UInt64(semanticIndex.clusteredCount))
         return writer.bytes
     }
 
@@ -176,7 +177,10 @@ extension RecommendationEngine {
             try reader.readSlots(limit: itemLimit)
         }
         let pending = try reader.readSlots(limit: itemLimit)
-        guard let index = SemanticIndex(dimensions: dimensions, centroids: centroids, lists: lists, pending: pending) else {
+        let clustered = Int(clamping: try reader.read(UInt64.self))
+        guard let index = SemanticIndex(dimensions: dimensions, centroids: centroids, lists: lists, pending: pending,
+                                        clustered: clustered)
+        else {
             throw reader.failure("inconsistent semantic index")
         }
         semanticIndex = index
