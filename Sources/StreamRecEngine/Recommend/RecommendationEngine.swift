@@ -103,21 +103,19 @@ public struct RecommendationEngine: Sendable {
         countQueryClick(event, item: item, user: user, typeWeight: typeWeight, at: time)
 
         if sessions.add(item, to: serial, at: time, limit: configuration.capacity.itemsPerSession) {
-            var recent = items[Int(item)].recentSessions
-            if recent.count >= configuration.capacity.sessionsPerItem {
-                recent.removeFirst(recent.count - configuration.capacity.sessionsPerItem + 1)
-            }
-            recent.append(serial)
-            items[Int(item)].recentSessions = recent
+            items[Int(item)].rememberSession(serial, limit: configuration.capacity.sessionsPerItem)
         }
         let interaction = Interaction(item: item, type: event.type, session: serial, timeMilliseconds: time)
         users[Int(user)].remember(interaction, limit: configuration.capacity.historyPerUser)
         users[Int(user)].lastEventMilliseconds = max(users[Int(user)].lastEventMilliseconds, time)
-        var itemVector = items[Int(item)].vector
-        if VectorMath.norm(itemVector) == 0 { itemVector = indexVector(of: item) }
-        VectorMath.normalize(&itemVector)
-        users[Int(user)].addInterest(itemVector, weight: Float(typeWeight), at: time,
-                                     halfLifeSeconds: configuration.decay.interestHalfLifeSeconds)
+        // The item's unit vector joins the interest (its random index vector while it has no context yet).
+        let learned = items[Int(item)].vector
+        let itemVector = VectorMath.norm(learned) > 0 ? learned : indexVector(of: item)
+        let norm = VectorMath.norm(itemVector)
+        if norm > 0 {
+            users[Int(user)].addInterest(itemVector, weight: Float(typeWeight) / norm, at: time,
+                                         halfLifeSeconds: configuration.decay.interestHalfLifeSeconds)
+        }
     }
 
     /// Pairs the item with the user's previous interactions (both directions, weighted by behaviour and by
@@ -215,18 +213,12 @@ public struct RecommendationEngine: Sendable {
     /// recent sessions (or has left the session store).
     private mutating func session(of user: Int32, id: String, at time: Int64) -> UInt32 {
         let hash = StableHash.fnv1a(id.utf8)
-        var known = users[Int(user)].sessions
-        if let index = known.lastIndex(where: { $0.hash == hash }), sessions.contains(known[index].serial) {
-            let entry = known.remove(at: index)
-            known.append(entry)
-            users[Int(user)].sessions = known
-            return entry.serial
+        if let serial = users[Int(user)].sessions.last(where: { $0.hash == hash })?.serial, sessions.contains(serial) {
+            users[Int(user)].noteSession(hash: hash, serial: serial)
+            return serial
         }
-        known.removeAll { $0.hash == hash }
         let serial = sessions.open(at: time)
-        known.append((hash, serial))
-        if known.count > 2 { known.removeFirst(known.count - 2) }
-        users[Int(user)].sessions = known
+        users[Int(user)].noteSession(hash: hash, serial: serial)
         return serial
     }
 
