@@ -8,7 +8,8 @@ enum Source: Int, CaseIterable {
 
 /// A candidate's per-source scores (each normalised to [0, 1] within its source) and reason details.
 struct Candidate {
-    var scores = [Double](repeating: 0, count: Source.allCases.count)
+    /// One lane per `Source` (inline storage: no allocation per candidate).
+    var scores = SIMD8<Double>()
     var coOccurrenceSeed: Int32 = -1
     var coOccurrenceSeedType = EventType.click
     var querySeed: Int32 = -1
