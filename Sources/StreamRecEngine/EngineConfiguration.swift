@@ -35,8 +35,8 @@ public struct EngineConfiguration: Sendable, Equatable, Codable {
         public var itemsPerSession = 30
         /// Recent sessions remembered per item (the session-neighbour sample). Default 64.
         public var sessionsPerItem = 64
-        /// Space-Saving counters per item (co-occurring items). Default 32.
-        public var countersPerItem = 32
+        /// Space-Saving counters per item (co-occurring items). Default 128.
+        public var countersPerItem = 128
         /// Space-Saving counters per query (clicked items). Default 32.
         public var countersPerQuery = 32
         /// Items kept in the popularity (trending) list. Default 200.
@@ -55,14 +55,14 @@ public struct EngineConfiguration: Sendable, Equatable, Codable {
     }
 
     public struct CoOccurrence: Sendable, Equatable, Codable {
-        /// How many previous interactions of the user an interaction pairs with. Default 5.
-        public var window = 5
+        /// How many previous interactions of the user an interaction pairs with. Default 3.
+        public var window = 3
         /// Pairs further apart in time than this are not counted, seconds. Default 3,600.
         public var maxGapSeconds: Double = 3_600
         /// Weight of the backward direction (j then i counted for i → j). Default 0.5.
         public var backwardWeight: Double = 0.5
-        /// Neighbours used per recent item when recommending. Default 20.
-        public var neighboursPerItem = 20
+        /// Neighbours used per recent item when recommending. Default 128 (all counters).
+        public var neighboursPerItem = 128
         /// Recent items of the user whose neighbours are candidates. Default 5.
         public var seedItems = 5
         /// A search leads to the clicks that follow it within this time, seconds. Default 1,800.
@@ -75,12 +75,15 @@ public struct EngineConfiguration: Sendable, Equatable, Codable {
         public var sampleSize = 500
         /// Most similar sessions that vote. Default 100.
         public var neighbours = 100
-        /// Decay of the current session's items by position from its end (exp(-Δ/λ)). Default 3.
-        public var positionDecay: Double = 3
-        /// Decay of a neighbour's items by distance from the shared item (exp(-Δ/λ)). Default 3.
-        public var neighbourPositionDecay: Double = 3
-        /// Half-life of a neighbour's weight by its age, seconds. Default 86,400.
-        public var recencyHalfLifeSeconds: Double = 86_400
+        /// Decay of the current session's items by position from its end (exp(-Δ/λ)). Default 1.
+        public var positionDecay: Double = 1
+        /// Decay of a neighbour's items by distance from the shared item (exp(-Δ/λ)). Default 10.
+        public var neighbourPositionDecay: Double = 10
+        /// Half-life of a neighbour's weight by its age, seconds. Default 1,000,000 (about 11.6 days).
+        public var recencyHalfLifeSeconds: Double = 1_000_000
+        /// Exponent of the inverse-popularity weight of shared items: a shared item counts 1/(1 + its recent
+        /// sessions)^x (0 = off). Default 0.5.
+        public var idfExponent: Double = 0.5
         public init() {}
     }
 
@@ -99,24 +102,26 @@ public struct EngineConfiguration: Sendable, Equatable, Codable {
         public var probes = 8
         /// Candidates the semantic source returns. Default 50.
         public var candidates = 50
+        /// Most items scored from the probed lists per query (bounds latency when clusters are lopsided). Default 2,048.
+        public var maxScannedItems = 2_048
         public init() {}
     }
 
     public struct Blend: Sendable, Equatable, Codable {
-        /// The session's (and the user's) own recent items. Default 1.
-        public var recent: Double = 1
+        /// The session's (and the user's) own recent items. Default 2.
+        public var recent: Double = 2
         /// Session-based nearest neighbours. Default 1.
         public var sessionNeighbours: Double = 1
-        /// Item-based CF from the recent items. Default 0.5.
-        public var itemCF: Double = 0.5
+        /// Item-based CF from the recent items. Default 0.25.
+        public var itemCF: Double = 0.25
         /// Items clicked after the user's recent queries. Default 0.5.
         public var query: Double = 0.5
-        /// Nearest items to the interest vector. Default 0.1.
-        public var semantic: Double = 0.1
+        /// Nearest items to the interest vector. Default 0.02.
+        public var semantic: Double = 0.02
         /// Decayed popularity. Default 0.02.
         public var popular: Double = 0.02
-        /// Decay of the user's recent items by steps back (exp(-Δ/λ)). Default 2.
-        public var recentPositionDecay: Double = 2
+        /// Decay of the user's recent items by steps back (exp(-Δ/λ)). Default 1.
+        public var recentPositionDecay: Double = 1
         /// Factor for recent items from earlier sessions of the user. Default 0.3.
         public var otherSessionFactor: Double = 0.3
         public init() {}
@@ -223,6 +228,7 @@ extension EngineConfiguration.SessionNeighbours {
         positionDecay = try container.decode(.positionDecay, default: defaults.positionDecay)
         neighbourPositionDecay = try container.decode(.neighbourPositionDecay, default: defaults.neighbourPositionDecay)
         recencyHalfLifeSeconds = try container.decode(.recencyHalfLifeSeconds, default: defaults.recencyHalfLifeSeconds)
+        idfExponent = try container.decode(.idfExponent, default: defaults.idfExponent)
     }
 }
 
@@ -237,6 +243,7 @@ extension EngineConfiguration.Semantic {
         maxCentroids = try container.decode(.maxCentroids, default: defaults.maxCentroids)
         probes = try container.decode(.probes, default: defaults.probes)
         candidates = try container.decode(.candidates, default: defaults.candidates)
+        maxScannedItems = try container.decode(.maxScannedItems, default: defaults.maxScannedItems)
     }
 }
 

@@ -18,6 +18,14 @@ struct ItemState: Sendable, Equatable {
     var isTrending = false
 }
 
+extension ItemState {
+    /// Appends a session serial, dropping the oldest past `limit`, in place.
+    mutating func rememberSession(_ serial: UInt32, limit: Int) {
+        if recentSessions.count >= limit { recentSessions.removeFirst(recentSessions.count - limit + 1) }
+        recentSessions.append(serial)
+    }
+}
+
 /// Everything the engine keeps about one normalised query.
 struct QueryState: Sendable, Equatable {
     /// Items clicked after the query (forward-decayed), at most `countersPerQuery`.
@@ -28,7 +36,8 @@ struct QueryState: Sendable, Equatable {
     var vector: [Float] = []
 }
 
-/// The recent sessions, in a ring: session serial s lives in slot s % capacity until a newer one takes it.
+/// The recent sessions, in a ring: session serial s (from 1) lives in slot (s - 1) % capacity until a newer one
+/// takes it.
 struct SessionStore: Sendable, Equatable {
     let capacity: Int
     /// Serial of the session occupying each slot (0 = empty).
@@ -55,7 +64,7 @@ struct SessionStore: Sendable, Equatable {
         self.nextSerial = nextSerial
     }
 
-    private func slot(_ serial: UInt32) -> Int { Int(serial % UInt32(capacity)) }
+    private func slot(_ serial: UInt32) -> Int { Int((serial &- 1) % UInt32(capacity)) }
 
     func contains(_ serial: UInt32) -> Bool {
         let slot = slot(serial)
