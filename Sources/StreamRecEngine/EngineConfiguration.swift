@@ -61,8 +61,8 @@ public struct EngineConfiguration: Sendable, Equatable, Codable {
         public var maxGapSeconds: Double = 3_600
         /// Weight of the backward direction (j then i counted for i → j). Default 0.5.
         public var backwardWeight: Double = 0.5
-        /// Neighbours used per recent item when recommending. Default 100.
-        public var neighboursPerItem = 100
+        /// Neighbours used per recent item when recommending. Default 128 (all counters).
+        public var neighboursPerItem = 128
         /// Recent items of the user whose neighbours are candidates. Default 5.
         public var seedItems = 5
         /// A search leads to the clicks that follow it within this time, seconds. Default 1,800.
@@ -102,6 +102,8 @@ public struct EngineConfiguration: Sendable, Equatable, Codable {
         public var probes = 8
         /// Candidates the semantic source returns. Default 50.
         public var candidates = 50
+        /// Most items scored from the probed lists per query (bounds latency when clusters are lopsided). Default 2,048.
+        public var maxScannedItems = 2_048
         public init() {}
     }
 
@@ -114,8 +116,8 @@ public struct EngineConfiguration: Sendable, Equatable, Codable {
         public var itemCF: Double = 0.25
         /// Items clicked after the user's recent queries. Default 0.5.
         public var query: Double = 0.5
-        /// Nearest items to the interest vector. Default 0.05.
-        public var semantic: Double = 0.05
+        /// Nearest items to the interest vector. Default 0.02.
+        public var semantic: Double = 0.02
         /// Decayed popularity. Default 0.02.
         public var popular: Double = 0.02
         /// Decay of the user's recent items by steps back (exp(-Δ/λ)). Default 1.
@@ -241,6 +243,7 @@ extension EngineConfiguration.Semantic {
         maxCentroids = try container.decode(.maxCentroids, default: defaults.maxCentroids)
         probes = try container.decode(.probes, default: defaults.probes)
         candidates = try container.decode(.candidates, default: defaults.candidates)
+        maxScannedItems = try container.decode(.maxScannedItems, default: defaults.maxScannedItems)
     }
 }
 

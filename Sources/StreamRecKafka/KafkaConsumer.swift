@@ -201,6 +201,8 @@ public final class KafkaConsumer: Sendable {
                 overrides: [
                     "group.id": "\(groupID).offsets-for-times", "enable.auto.commit": "false",
                     "enable.partition.eof": "false",
+                    // Each probe reads one record that is already there: do not wait for more.
+                    "fetch.wait.max.ms": "5",
                 ])
             let client = try RDKafkaClient.makeConsumer(properties: properties, logger: self.client.context.logger)
             probe = client
@@ -227,6 +229,7 @@ struct TimestampSearch {
             else { return false }
         }
         if answer > low {
+            // A gap before `answer` cannot be judged from one read: leave it to the search.
             guard let previous = try fetch(answer - 1), previous.offset == answer - 1,
                 (previous.timestampMilliseconds ?? .min) < target
             else { return false }
@@ -250,6 +253,7 @@ struct TimestampSearch {
                 lower = record.offset + 1
             }
         }
-        return lower
+        // `lower` may sit in a gap: the answer is the record that follows it.
+        return try fetch(lower)?.offset ?? high
     }
 }

@@ -90,15 +90,14 @@ public final class KafkaProducer: Sendable {
     /// The statistics librdkafka reported last, when ``KafkaConfiguration/statisticsInterval`` is set.
     public var latestStatistics: KafkaStatistics? { core.client.context.latestStatistics }
 
-    /// Waits until every message so far is delivered or failed.
+    /// Waits until every message so far is delivered or failed (`rd_kafka_flush`; the poller records each
+    /// report before librdkafka counts its message as done, so failures are known when this returns).
     ///
     /// - Throws: the first delivery failure of an ``enqueue(topic:key:value:headers:timestampMilliseconds:)``ed message since the last
     ///   flush, or a timeout error naming how many messages are still queued.
     public func flush(timeout: Duration) async throws {
         let client = core.client
         try await blockingQueue.runBlocking { try client.flush(timeoutMilliseconds: Int32(timeout.milliseconds)) }
-        // rd_kafka_flush returns once the poller has taken the last report; wait for it to be recorded.
-        await core.waitUntilIdle()
         if let failure = core.takeEnqueueFailure() { throw failure }
     }
 
@@ -129,7 +128,6 @@ extension KafkaProducer {
             var isClosed = false
             var pendingSends: [UInt: CheckedContinuation<(partition: Int32, offset: Int64), any Error>] = [:]
             var slotWaiters: [CheckedContinuation<Void, Never>] = []
-            var idleWaiters: [CheckedContinuation<Void, Never>] = []
             var firstEnqueueFailure: KafkaError?
         }
 
@@ -190,18 +188,14 @@ extension KafkaProducer {
         }
 
         func releaseSlot() {
-            let (waiter, idle) = state.withLock { Self.freeSlot(&$0) }
-            waiter?.resume()
-            idle.forEach { $0.resume() }
+            state.withLock { Self.freeSlot(&$0) }?.resume()
         }
 
-        /// Hands the slot to a waiter, or frees it; when nothing is in flight, the idle waiters are returned.
-        private static func freeSlot(_ state: inout State) -> (CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) {
-            if !state.slotWaiters.isEmpty { return (state.slotWaiters.removeFirst(), []) }
+        /// Hands the slot to a waiter (returned, to be resumed outside the lock), or frees it.
+        private static func freeSlot(_ state: inout State) -> CheckedContinuation<Void, Never>? {
+            if !state.slotWaiters.isEmpty { return state.slotWaiters.removeFirst() }
             state.inFlight -= 1
-            guard state.inFlight == 0, !state.idleWaiters.isEmpty else { return (nil, []) }
-            defer { state.idleWaiters.removeAll() }
-            return (nil, state.idleWaiters)
+            return nil
         }
 
         func registerSend(_ messageID: UInt, _ continuation: CheckedContinuation<(partition: Int32, offset: Int64), any Error>) {
@@ -211,14 +205,11 @@ extension KafkaProducer {
         /// The produce call itself failed: no report will come, so finish the send here (exactly once: whoever
         /// removes the continuation under the lock resumes it).
         func failSend(_ messageID: UInt, _ error: any Error) {
-            let (continuation, waiter, idle) = state.withLock { state in
-                let continuation = state.pendingSends.removeValue(forKey: messageID)
-                let (waiter, idle) = Self.freeSlot(&state)
-                return (continuation, waiter, idle)
+            let (continuation, waiter) = state.withLock { state in
+                (state.pendingSends.removeValue(forKey: messageID), Self.freeSlot(&state))
             }
             continuation?.resume(throwing: error)
             waiter?.resume()
-            idle.forEach { $0.resume() }
         }
 
         /// Delivery reports from the poller thread.
@@ -234,9 +225,7 @@ extension KafkaProducer {
                     } else if report.error != RD_KAFKA_RESP_ERR_NO_ERROR, state.firstEnqueueFailure == nil {
                         state.firstEnqueueFailure = KafkaError(librdkafka: report.error, context: "delivery")
                     }
-                    let (waiter, idle) = Self.freeSlot(&state)
-                    if let waiter { waiters.append(waiter) }
-                    waiters.append(contentsOf: idle)
+                    if let waiter = Self.freeSlot(&state) { waiters.append(waiter) }
                 }
             }
             for (continuation, report) in sends {
@@ -247,18 +236,6 @@ extension KafkaProducer {
                 }
             }
             waiters.forEach { $0.resume() }
-        }
-
-        /// Suspends until no message is in flight.
-        func waitUntilIdle() async {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let isIdle = state.withLock { state in
-                    if state.inFlight == 0 { return true }
-                    state.idleWaiters.append(continuation)
-                    return false
-                }
-                if isIdle { continuation.resume() }
-            }
         }
 
         func takeEnqueueFailure() -> KafkaError? {

@@ -16,7 +16,8 @@ public struct KafkaStatistics: Sendable, Equatable {
     public var receivedBytes: Int64
     /// Messages waiting in the producer queue (`msg_cnt`).
     public var queuedMessages: Int64
-    /// Per assigned partition: high watermark minus the committed (or, without one, the consumed) offset.
+    /// Per assigned partition: high watermark minus the group's committed offset (librdkafka's
+    /// `consumer_lag`). A partition is absent until the group has committed an offset for it.
     public var consumerLag: [KafkaTopicPartition: Int64]
 
     /// Sum of ``consumerLag``.

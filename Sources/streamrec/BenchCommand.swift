@@ -5,6 +5,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run a benchmark. Build with `swift build -c release --product streamrec` first.",
-        subcommands: [BenchKafkaCommand.self, EngineBenchCommand.self]
+        subcommands: [BenchKafkaCommand.self, EngineBenchCommand.self, BenchPipelineCommand.self]
     )
 }

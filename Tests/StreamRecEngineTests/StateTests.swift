@@ -92,7 +92,8 @@ import Testing
 
 @Suite struct EvaluationTests {
     private func events(_ name: String) throws -> [Event] {
-        let url = try #require(Bundle.module.resourceURL).appendingPathComponent("Resources/yoochoose-slice/\(name)")
+        let url = try #require(
+            Bundle.module.url(forResource: name, withExtension: "jsonl", subdirectory: "Resources/yoochoose-slice"))
         let text = try String(contentsOf: url, encoding: .utf8)
         return try text.split(separator: "\n").map { line throws(EventDecodingError) in
             try EventDecoder.decode(Array(line.utf8))
@@ -100,12 +101,12 @@ import Testing
     }
 
     @Test func hybridBeatsPopularityOnASliceOfRealClicks() throws {
-        let train = try events("train.jsonl")
-        let test = try events("test.jsonl")
+        let train = try events("train")
+        let test = try events("test")
         let popular = Evaluator.run(train: train, test: test, k: 20, algorithm: .popular)
         let itemCF = Evaluator.run(train: train, test: test, k: 20, algorithm: .itemcf)
         let hybrid = Evaluator.run(train: train, test: test, k: 20, algorithm: .hybrid)
-        #expect(popular.scored > 500 && hybrid.scored == popular.scored)
+        #expect(popular.scored > 400 && hybrid.scored == popular.scored)
         #expect(hybrid.hitRate > popular.hitRate + 0.2)
         #expect(hybrid.mrr > popular.mrr)
         #expect(itemCF.hitRate > popular.hitRate)

@@ -85,19 +85,20 @@ struct EmbeddedKafkaTests {
         let consumer = try KafkaConsumer(configuration: configuration, groupID: uniqueName("g"), logger: testLogger())
         try consumer.subscribe(topics: [topic])
         _ = try await consumeRecords(consumer, count: 20)
+        let partition = KafkaTopicPartition(topic: topic, partition: 0)
+        // librdkafka's consumer_lag counts from the committed offset.
+        try await consumer.commit([partition: 15])
         let deadline = ContinuousClock.now + .seconds(20)
-        var producerStatistics = producer.latestStatistics
-        var consumerStatistics = consumer.latestStatistics
-        while producerStatistics.map({ $0.transmittedMessages < 20 }) ?? true
-            || consumerStatistics.map({ $0.receivedMessages < 20 || $0.consumerLag.isEmpty }) ?? true
+        while producer.latestStatistics.map({ $0.transmittedMessages < 20 }) ?? true
+            || consumer.latestStatistics.map({ $0.receivedMessages < 20 || $0.consumerLag[partition] != 5 }) ?? true
         {
-            guard ContinuousClock.now < deadline else { throw TestTimeout(description: "no statistics") }
+            guard ContinuousClock.now < deadline else {
+                throw TestTimeout(description: "statistics: \(String(describing: consumer.latestStatistics))")
+            }
             _ = try await consumer.poll(maxEvents: 10, timeout: .milliseconds(100))
-            producerStatistics = producer.latestStatistics
-            consumerStatistics = consumer.latestStatistics
         }
-        #expect(producerStatistics!.transmittedMessages == 20)
-        #expect(consumerStatistics!.consumerLag[KafkaTopicPartition(topic: topic, partition: 0)] != nil)
+        #expect(producer.latestStatistics?.transmittedMessages == 20)
+        #expect(consumer.latestStatistics?.totalConsumerLag == 5)
         try await consumer.close()
         await producer.close()
     }

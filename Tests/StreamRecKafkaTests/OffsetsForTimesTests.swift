@@ -53,8 +53,12 @@ struct OffsetsForTimesTests {
             }
         }
         #expect(try search.isCorrect(20) == false)  // what librdkafka's mock answers
-        #expect(try search.isCorrect(16) == true)
         #expect(try search.binarySearch() == 16)
+        var before14 = search
+        before14.target = 135
+        #expect(try before14.isCorrect(14) == true)
+        #expect(try before14.isCorrect(13) == false)
+        #expect(try before14.binarySearch() == 14)
     }
 
     @Test("lag counts the records past the committed offset")

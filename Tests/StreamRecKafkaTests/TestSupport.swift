@@ -10,21 +10,26 @@ func uniqueName(_ prefix: String) -> String {
 /// Warnings and above: librdkafka's expected complaints in fault tests stay visible but short.
 func testLogger() -> Logger {
     var logger = Logger(label: "streamrec.kafka.test")
-    logger.logLevel = .error
+    logger.logLevel = ProcessInfo.processInfo.environment["KAFKA_TEST_DEBUG"] != nil ? .debug : .error
     return logger
 }
 
-/// Client settings that make the mock cluster's reconnects and group heartbeats quick.
+/// Client settings that make the mock cluster's reconnects and group joins quick. The mock waits
+/// `session.timeout.ms` − 1 s for members to join a non-empty group, and 3 s for the first member of an empty
+/// one — a session shorter than that expires during the first join and the group never forms.
 func testConfiguration(_ kafka: EmbeddedKafka, _ extra: [String: String] = [:]) -> KafkaConfiguration {
     KafkaConfiguration(
         bootstrapServers: kafka.bootstrapServers,
         properties: [
             "reconnect.backoff.ms": "50", "reconnect.backoff.max.ms": "500",
-            "heartbeat.interval.ms": "300", "session.timeout.ms": "6000",
+            "heartbeat.interval.ms": "300", "session.timeout.ms": "4000",
             "topic.metadata.refresh.interval.ms": "1000",
-        ].merging(extra) { _, new in new }
+        ].merging(debugProperties) { _, new in new }.merging(extra) { _, new in new }
     )
 }
+
+/// `KAFKA_TEST_DEBUG=cgrp,fetch swift test …` turns on librdkafka debug contexts and debug logging.
+private let debugProperties = ProcessInfo.processInfo.environment["KAFKA_TEST_DEBUG"].map { ["debug": $0] } ?? [:]
 
 struct TestTimeout: Error, CustomStringConvertible {
     var description: String

@@ -18,6 +18,14 @@ struct ItemState: Sendable, Equatable {
     var isTrending = false
 }
 
+extension ItemState {
+    /// Appends a session serial, dropping the oldest past `limit`, in place.
+    mutating func rememberSession(_ serial: UInt32, limit: Int) {
+        if recentSessions.count >= limit { recentSessions.removeFirst(recentSessions.count - limit + 1) }
+        recentSessions.append(serial)
+    }
+}
+
 /// Everything the engine keeps about one normalised query.
 struct QueryState: Sendable, Equatable {
     /// Items clicked after the query (forward-decayed), at most `countersPerQuery`.

@@ -14,25 +14,29 @@ struct SpaceSavingCounters: Sendable, Equatable {
 
     /// - Complexity: O(capacity).
     mutating func add(_ key: Int32, weight: Float, capacity: Int) {
-        var smallest = -1
-        var smallestWeight = Float.infinity
-        for index in entries.indices {
-            if entries[index].key == key {
-                entries[index].weight += weight
-                return
+        // One pass finds the key or the smallest counter; ties go to the larger key so eviction does not depend
+        // on insertion accidents.
+        let (found, smallest) = entries.withUnsafeBufferPointer { buffer -> (Int, Int) in
+            var smallest = -1
+            var smallestWeight = Float.infinity
+            var smallestKey = Int32.min
+            for index in 0..<buffer.count {
+                let entry = buffer[index]
+                if entry.key == key { return (index, -1) }
+                if entry.weight < smallestWeight || (entry.weight == smallestWeight && entry.key > smallestKey) {
+                    smallest = index
+                    smallestWeight = entry.weight
+                    smallestKey = entry.key
+                }
             }
-            // Ties go to the larger key so eviction does not depend on insertion accidents.
-            if entries[index].weight < smallestWeight
-                || (entries[index].weight == smallestWeight && entries[index].key > entries[smallest].key)
-            {
-                smallest = index
-                smallestWeight = entries[index].weight
-            }
+            return (-1, smallest)
         }
-        if entries.count < capacity {
+        if found >= 0 {
+            entries[found].weight += weight
+        } else if entries.count < capacity {
             entries.append(Entry(key: key, weight: weight))
         } else if smallest >= 0 {
-            entries[smallest] = Entry(key: key, weight: smallestWeight + weight)
+            entries[smallest] = Entry(key: key, weight: entries[smallest].weight + weight)
         }
     }
 

@@ -102,6 +102,22 @@ enum VectorMath {
         for index in a.indices { a[index] /= length }
     }
 
+    /// Cosine of a unit-length `unit` with `b`, in one pass over both.
+    static func cosine(unit: [Float], _ b: [Float]) -> Float {
+        let count = min(unit.count, b.count)
+        return unit.withUnsafeBufferPointer { u in
+            b.withUnsafeBufferPointer { v in
+                var dot: Float = 0
+                var squares: Float = 0
+                for index in 0..<count {
+                    dot += u[index] * v[index]
+                    squares += v[index] * v[index]
+                }
+                return squares > 0 ? dot / squares.squareRoot() : 0
+            }
+        }
+    }
+
     static func cosine(_ a: [Float], _ b: [Float]) -> Float {
         let denominator = norm(a) * norm(b)
         return denominator > 0 ? dot(a, b) / denominator : 0

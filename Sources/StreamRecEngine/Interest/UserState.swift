@@ -38,6 +38,14 @@ struct UserState: Sendable, Equatable {
         history.append(interaction)
     }
 
+    /// Makes the session the user's latest (keeping at most two: interleaved sessions), in place.
+    mutating func noteSession(hash: UInt64, serial: UInt32) {
+        if let last = sessions.last, last.hash == hash, last.serial == serial { return }
+        sessions.removeAll { $0.hash == hash }
+        if sessions.count >= 2 { sessions.removeFirst(sessions.count - 1) }
+        sessions.append((hash, serial))
+    }
+
     mutating func remember(_ query: RecentQuery, limit: Int) {
         queries.removeAll { $0.query == query.query }
         if queries.count >= limit { queries.removeFirst(queries.count - limit + 1) }

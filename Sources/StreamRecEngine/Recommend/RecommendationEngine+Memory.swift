@@ -41,7 +41,8 @@ extension RecommendationEngine {
         let sessionBytes = array(sessions.serials) + array(sessions.lastTimeMilliseconds) + array(sessions.items)
             + sessions.items.reduce(0) { $0 + array($1) }
         let indexBytes = array(semanticIndex.centroids) + array(semanticIndex.lists) + array(semanticIndex.pending)
-            + semanticIndex.lists.reduce(0) { $0 + array($1) }
+            + semanticIndex.lists.reduce(0) { $0 + array($1) } + array(semanticIndex.listVectors)
+            + semanticIndex.listVectors.reduce(0) { $0 + array($1) }
         return EngineMemoryEstimate(
             userBytes: userBytes, itemBytes: itemBytes, queryBytes: queryBytes, sessionBytes: sessionBytes,
             indexBytes: indexBytes)

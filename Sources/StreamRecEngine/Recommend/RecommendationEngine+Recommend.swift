@@ -8,7 +8,8 @@ enum Source: Int, CaseIterable {
 
 /// A candidate's per-source scores (each normalised to [0, 1] within its source) and reason details.
 struct Candidate {
-    var scores = [Double](repeating: 0, count: Source.allCases.count)
+    /// One lane per `Source` (inline storage: no allocation per candidate).
+    var scores = SIMD8<Double>()
     var coOccurrenceSeed: Int32 = -1
     var coOccurrenceSeedType = EventType.click
     var querySeed: Int32 = -1
@@ -87,6 +88,15 @@ extension RecommendationEngine {
             if scores[interaction.item] == nil { order.append(interaction.item) }
             scores[interaction.item, default: 0] += weight
         }
+        // Items of a long session that fell out of the bounded history still count, below everything remembered.
+        if let session {
+            let floor = (scores.values.min() ?? 1) * exponential(-1 / configuration.blend.recentPositionDecay)
+            let older = sessions.items(of: session).filter { scores[$0] == nil && itemTable.isLive($0) }
+            for (index, item) in older.enumerated() {
+                order.append(item)
+                scores[item] = floor * Double(index + 1) / Double(older.count + 1)
+            }
+        }
         merge(order.map { ($0, scores[$0]!) }, source: .recent, into: &candidates)
     }
 
@@ -127,16 +137,17 @@ extension RecommendationEngine {
         }
         let now = state.lastEventMilliseconds
         let halfLife = max(settings.recencyHalfLifeSeconds, 0.001) * 1000
-        var neighbours: [(serial: UInt32, similarity: Double)] = neighbourOrder.map { serial in
+        // Ties prefer the newer session: keys are negated serials so "smaller key first" means newer.
+        var best = TopScores<Int64>(capacity: settings.neighbours)
+        for serial in neighbourOrder {
             let size = Double(max(sessions.items(of: serial).count, 1))
             let age = Double(max(0, now - sessions.lastTime(of: serial)))
-            return (serial, overlap[serial]! / size.squareRoot() * exp2(-age / halfLife))
+            best.offer(-Int64(serial), overlap[serial]! / size.squareRoot() * exp2(-age / halfLife))
         }
-        neighbours.sort { $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.serial > $1.serial }
 
         var scores: [Int32: Double] = [:]
         var order: [Int32] = []
-        for neighbour in neighbours.prefix(settings.neighbours) {
+        for neighbour in best.entries.map({ (serial: UInt32(-$0.key), similarity: $0.score) }) {
             let neighbourItems = sessions.items(of: neighbour.serial)
             // The shared item the current session touched most recently anchors the neighbour.
             var anchor = 0
@@ -180,7 +191,9 @@ extension RecommendationEngine {
                 guard occurrence > 0 else { continue }
                 similar.append((entry.key, Double(entry.weight) / (seedOccurrence * occurrence).squareRoot()))
             }
-            similar.sort { $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.item < $1.item }
+            if similar.count > settings.neighboursPerItem {
+                similar.sort { $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.item < $1.item }
+            }
             for neighbour in similar.prefix(settings.neighboursPerItem) {
                 let contribution = seedWeight * neighbour.similarity
                 if scores[neighbour.item] == nil { order.append(neighbour.item) }
@@ -224,16 +237,21 @@ extension RecommendationEngine {
 
     /// The nearest items to the user's interest vector, through the IVF index.
     private func addSemantic(_ state: UserState, into candidates: inout [Int32: Candidate]) {
-        guard VectorMath.norm(state.interest) > 0 else { return }
-        var seen = Set<Int32>()
-        var scored: [(Int32, Double)] = []
-        for item in semanticIndex.candidates(for: state.interest, probes: configuration.semantic.probes)
-        where itemTable.isLive(item) && seen.insert(item).inserted {
-            let similarity = Double(VectorMath.cosine(state.interest, items[Int(item)].vector))
-            if similarity > 0 { scored.append((item, similarity)) }
+        var interest = state.interest
+        VectorMath.normalize(&interest)
+        guard VectorMath.norm(interest) > 0 else { return }
+        var best = TopScores<Int32>(capacity: configuration.semantic.candidates)
+        semanticIndex.search(
+            interest, probes: configuration.semantic.probes, scanLimit: configuration.semantic.maxScannedItems,
+            pendingVector: { items[Int($0)].vector }
+        ) { item, similarity in
+            // Dead slots are skipped; an item listed twice (a reused slot) offers its score twice, kept once.
+            guard best.entries.count < best.capacity || similarity >= best.entries.last!.score,
+                itemTable.isLive(item), !best.entries.contains(where: { $0.key == item })
+            else { return }
+            best.offer(item, similarity)
         }
-        scored.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
-        merge(Array(scored.prefix(configuration.semantic.candidates)), source: .semantic, into: &candidates)
+        merge(best.entries.map { ($0.key, $0.score) }, source: .semantic, into: &candidates)
     }
 
     private func addPopular(count: Int, into candidates: inout [Int32: Candidate]) {

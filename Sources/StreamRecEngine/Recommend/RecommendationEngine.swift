@@ -56,10 +56,12 @@ public struct RecommendationEngine: Sendable {
         case .search: applySearch(event, at: time)
         case .click, .view, .cart, .purchase: applyBehaviour(event, at: time)
         }
-        if semanticIndex.needsRebuild {
-            let live = (0..<Int32(items.count)).filter { itemTable.isLive($0) && !items[Int($0)].vector.isEmpty }
-            semanticIndex.rebuild(items: live, vector: { items[Int($0)].vector },
-                                  maxCentroids: configuration.semantic.maxCentroids)
+        if semanticIndex.needsUpdate {
+            let items = items
+            let itemTable = itemTable
+            semanticIndex.update(
+                liveItems: { (0..<Int32(items.count)).filter { itemTable.isLive($0) && !items[Int($0)].vector.isEmpty } },
+                vector: { items[Int($0)].vector }, maxCentroids: configuration.semantic.maxCentroids)
         }
     }
 
@@ -101,21 +103,19 @@ public struct RecommendationEngine: Sendable {
         countQueryClick(event, item: item, user: user, typeWeight: typeWeight, at: time)
 
         if sessions.add(item, to: serial, at: time, limit: configuration.capacity.itemsPerSession) {
-            var recent = items[Int(item)].recentSessions
-            if recent.count >= configuration.capacity.sessionsPerItem {
-                recent.removeFirst(recent.count - configuration.capacity.sessionsPerItem + 1)
-            }
-            recent.append(serial)
-            items[Int(item)].recentSessions = recent
+            items[Int(item)].rememberSession(serial, limit: configuration.capacity.sessionsPerItem)
         }
         let interaction = Interaction(item: item, type: event.type, session: serial, timeMilliseconds: time)
         users[Int(user)].remember(interaction, limit: configuration.capacity.historyPerUser)
         users[Int(user)].lastEventMilliseconds = max(users[Int(user)].lastEventMilliseconds, time)
-        var itemVector = items[Int(item)].vector
-        if VectorMath.norm(itemVector) == 0 { itemVector = indexVector(of: item) }
-        VectorMath.normalize(&itemVector)
-        users[Int(user)].addInterest(itemVector, weight: Float(typeWeight), at: time,
-                                     halfLifeSeconds: configuration.decay.interestHalfLifeSeconds)
+        // The item's unit vector joins the interest (its random index vector while it has no context yet).
+        let learned = items[Int(item)].vector
+        let itemVector = VectorMath.norm(learned) > 0 ? learned : indexVector(of: item)
+        let norm = VectorMath.norm(itemVector)
+        if norm > 0 {
+            users[Int(user)].addInterest(itemVector, weight: Float(typeWeight) / norm, at: time,
+                                         halfLifeSeconds: configuration.decay.interestHalfLifeSeconds)
+        }
     }
 
     /// Pairs the item with the user's previous interactions (both directions, weighted by behaviour and by
@@ -167,55 +167,44 @@ public struct RecommendationEngine: Sendable {
     // MARK: - Slots, eviction
 
     private mutating func touchUser(_ id: String) -> Int32 {
-        let (slot, isNew) = userTable.touch(id)
+        let (slot, isNew, _) = userTable.touch(id, capacity: configuration.capacity.maxUsers)
         if isNew {
             if Int(slot) == users.count { users.append(UserState()) } else { users[Int(slot)] = UserState() }
-            if userTable.count > configuration.capacity.maxUsers, let oldest = userTable.leastRecentlyUsed {
-                userTable.remove(oldest)
-                users[Int(oldest)] = UserState()
-            }
         }
         return slot
     }
 
     private mutating func touchItem(_ id: String) -> Int32 {
-        let (slot, isNew) = itemTable.touch(id)
+        let (slot, isNew, evicted) = itemTable.touch(id, capacity: configuration.capacity.maxItems)
         if isNew {
+            if let evicted { removeReferences(toEvictedItem: evicted) }
             var state = ItemState()
             state.indexSeed = StableHash.fnv1a(id.utf8)
             if Int(slot) == items.count { items.append(state) } else { items[Int(slot)] = state }
-            if itemTable.count > configuration.capacity.maxItems, let oldest = itemTable.leastRecentlyUsed {
-                evictItem(oldest)
-            }
         }
         return slot
     }
 
-    /// Removes an item and the references to it that can be found from it: its co-occurrence partners (counts
+    /// Removes the references to an evicted item that can be found from it: its co-occurrence partners (counts
     /// are symmetric), its sessions and the trending list. References elsewhere (query counters, other users'
-    /// histories) are skipped when read because the slot is dead; see docs/evaluation.md on slot reuse.
-    private mutating func evictItem(_ slot: Int32) {
+    /// histories, index lists) point at a reused slot at worst: bounded staleness, never a trap.
+    private mutating func removeReferences(toEvictedItem slot: Int32) {
         let state = items[Int(slot)]
         for entry in state.neighbours.entries where itemTable.isLive(entry.key) {
             items[Int(entry.key)].neighbours.remove(slot)
         }
         for serial in state.recentSessions { sessions.remove(slot, from: serial) }
         if state.isTrending { trending.removeAll { $0 == slot } }
-        itemTable.remove(slot)
         items[Int(slot)] = ItemState()
     }
 
     private mutating func touchQuery(_ text: String) -> Int32? {
         let normalized = TextNormalizer.normalizedQuery(text)
         guard !normalized.isEmpty else { return nil }
-        let (slot, isNew) = queryTable.touch(normalized)
+        let (slot, isNew, _) = queryTable.touch(normalized, capacity: configuration.capacity.maxQueries)
         if isNew {
             let state = QueryState(vector: textEncoder.encode(normalized))
             if Int(slot) == queries.count { queries.append(state) } else { queries[Int(slot)] = state }
-            if queryTable.count > configuration.capacity.maxQueries, let oldest = queryTable.leastRecentlyUsed {
-                queryTable.remove(oldest)
-                queries[Int(oldest)] = QueryState()
-            }
         }
         return slot
     }
@@ -224,18 +213,12 @@ public struct RecommendationEngine: Sendable {
     /// recent sessions (or has left the session store).
     private mutating func session(of user: Int32, id: String, at time: Int64) -> UInt32 {
         let hash = StableHash.fnv1a(id.utf8)
-        var known = users[Int(user)].sessions
-        if let index = known.lastIndex(where: { $0.hash == hash }), sessions.contains(known[index].serial) {
-            let entry = known.remove(at: index)
-            known.append(entry)
-            users[Int(user)].sessions = known
-            return entry.serial
+        if let serial = users[Int(user)].sessions.last(where: { $0.hash == hash })?.serial, sessions.contains(serial) {
+            users[Int(user)].noteSession(hash: hash, serial: serial)
+            return serial
         }
-        known.removeAll { $0.hash == hash }
         let serial = sessions.open(at: time)
-        known.append((hash, serial))
-        if known.count > 2 { known.removeFirst(known.count - 2) }
-        users[Int(user)].sessions = known
+        users[Int(user)].noteSession(hash: hash, serial: serial)
         return serial
     }
 

@@ -1,36 +1,68 @@
 /// An inverted-file (IVF) index over item vectors: items are grouped under the nearest of √n K-means centroids, and
-/// a query scans only the lists of its `probes` nearest centroids. Items that got a vector since the last build
-/// wait in `pending` and are scanned exhaustively; the index is rebuilt (deterministically) when `pending` grows past
-/// a quarter of the indexed items, so a rebuild costs O(1) amortised per new item.
+/// a query scans only the lists of its `probes` nearest centroids. Items that got a vector since the last update
+/// wait in `pending` and are scanned exhaustively. Once `pending` holds more than 256 items, they are assigned to
+/// their nearest centroids; the centroids themselves are re-clustered (deterministically) when the
+/// number of items has doubled since the last clustering. Both cost O(√n · d) amortised per new item. Items whose
+/// vectors drift stay in their list until the next clustering (the index is approximate by design).
 struct SemanticIndex: Sendable, Equatable {
     let dimensions: Int
     /// centroidCount × dimensions, unit length rows.
     private(set) var centroids: [Float] = []
     private(set) var lists: [[Int32]] = []
+    /// Unit vectors of each list's items as they were when indexed, flattened (list size × dimensions): a probe
+    /// reads one contiguous block instead of chasing every item's own storage.
+    private(set) var listVectors: [[Float]] = []
     private(set) var pending: [Int32] = []
     private(set) var indexedCount = 0
+    /// Items clustered by the last K-means run.
+    private(set) var clusteredCount = 0
 
     init(dimensions: Int) { self.dimensions = dimensions }
 
-    init?(dimensions: Int, centroids: [Float], lists: [[Int32]], pending: [Int32]) {
-        guard dimensions > 0, centroids.count == lists.count * dimensions else { return nil }
+    init?(dimensions: Int, centroids: [Float], lists: [[Int32]], listVectors: [[Float]], pending: [Int32],
+          clustered: Int) {
+        guard dimensions > 0, centroids.count == lists.count * dimensions, listVectors.count == lists.count,
+            zip(lists, listVectors).allSatisfy({ $0.count * dimensions == $1.count })
+        else { return nil }
         self.dimensions = dimensions
         self.centroids = centroids
         self.lists = lists
+        self.listVectors = listVectors
         self.pending = pending
         indexedCount = lists.reduce(0) { $0 + $1.count }
+        clusteredCount = clustered
     }
 
     var centroidCount: Int { lists.count }
 
     mutating func addPending(_ item: Int32) { pending.append(item) }
 
-    var needsRebuild: Bool { pending.count > max(256, indexedCount / 4) }
+    var needsUpdate: Bool { pending.count > 256 }
+
+    /// Folds `pending` into the index: assigns it to the current centroids, or re-clusters everything when the
+    /// item count has doubled since the last clustering.
+    mutating func update(liveItems: () -> [Int32], vector: (Int32) -> [Float], maxCentroids: Int) {
+        if centroidCount == 0 || indexedCount + pending.count >= 2 * clusteredCount {
+            rebuild(items: liveItems(), vector: vector, maxCentroids: maxCentroids)
+            return
+        }
+        let means = (0..<centroidCount).map { Array(centroids[($0 * dimensions)..<(($0 + 1) * dimensions)]) }
+        for item in pending {
+            var unit = vector(item)
+            guard unit.count == dimensions, VectorMath.norm(unit) > 0 else { continue }
+            VectorMath.normalize(&unit)
+            let nearest = Self.nearest(unit, among: means)
+            lists[nearest].append(item)
+            listVectors[nearest].append(contentsOf: unit)
+            indexedCount += 1
+        }
+        pending = []
+    }
 
     /// Clusters the given items' vectors (K-means, deterministic seeding, a few iterations on a sample) and
     /// assigns every item to its nearest centroid.
     /// - Complexity: O(n · √n · d) for n items; amortised by the rebuild rule.
-    mutating func rebuild(items: [Int32], vector: (Int32) -> [Float], maxCentroids: Int) {
+    private mutating func rebuild(items: [Int32], vector: (Int32) -> [Float], maxCentroids: Int) {
         let vectors: [(item: Int32, vector: [Float])] = items.compactMap { item in
             var unit = vector(item)
             guard unit.count == dimensions, VectorMath.norm(unit) > 0 else { return nil }
@@ -41,7 +73,9 @@ struct SemanticIndex: Sendable, Equatable {
         guard !vectors.isEmpty else {
             centroids = []
             lists = []
+            listVectors = []
             indexedCount = 0
+            clusteredCount = 0
             return
         }
         let count = min(max(1, Int(Double(vectors.count).squareRoot())), max(1, maxCentroids))
@@ -59,40 +93,76 @@ struct SemanticIndex: Sendable, Equatable {
             }
         }
         var newLists = [[Int32]](repeating: [], count: count)
-        for entry in vectors { newLists[Self.nearest(entry.vector, among: means)].append(entry.item) }
+        var newVectors = [[Float]](repeating: [], count: count)
+        for entry in vectors {
+            let nearest = Self.nearest(entry.vector, among: means)
+            newLists[nearest].append(entry.item)
+            newVectors[nearest].append(contentsOf: entry.vector)
+        }
         centroids = means.flatMap { $0 }
         lists = newLists
+        listVectors = newVectors
         indexedCount = vectors.count
+        clusteredCount = vectors.count
     }
 
     private static func nearest(_ vector: [Float], among means: [[Float]]) -> Int {
         var best = 0
         var bestScore = -Float.infinity
-        for (index, mean) in means.enumerated() {
-            let score = VectorMath.dot(vector, mean)
-            if score > bestScore {
-                best = index
-                bestScore = score
+        vector.withUnsafeBufferPointer { query in
+            for index in means.indices {
+                let score = means[index].withUnsafeBufferPointer { mean in
+                    var sum: Float = 0
+                    for dimension in 0..<min(query.count, mean.count) { sum += query[dimension] * mean[dimension] }
+                    return sum
+                }
+                if score > bestScore {
+                    best = index
+                    bestScore = score
+                }
             }
         }
         return best
     }
 
-    /// Items whose lists are nearest to `query`, plus all pending items; the caller scores them.
-    /// - Complexity: O(centroids · d + probed list sizes).
-    func candidates(for query: [Float], probes: Int) -> [Int32] {
-        var result = pending
-        guard centroidCount > 0 else { return result }
+    /// Scores the items of the lists nearest to `query` (at most `scanLimit` of them) by cosine with their indexed
+    /// unit vectors, and every pending item with `pendingVector`; offers each positive score to `offer`.
+    /// - Parameter query: a unit vector.
+    /// - Complexity: O(centroids · d + scanLimit · d + pending · d).
+    func search(
+        _ query: [Float], probes: Int, scanLimit: Int, pendingVector: (Int32) -> [Float],
+        offer: (Int32, Double) -> Void
+    ) {
+        for item in pending {
+            let similarity = Double(VectorMath.cosine(unit: query, pendingVector(item)))
+            if similarity > 0 { offer(item, similarity) }
+        }
+        guard centroidCount > 0, query.count == dimensions else { return }
         var scored: [(index: Int, score: Float)] = []
         scored.reserveCapacity(centroidCount)
         for index in 0..<centroidCount {
             var score: Float = 0
             let base = index * dimensions
-            for dimension in 0..<min(dimensions, query.count) { score += centroids[base + dimension] * query[dimension] }
+            for dimension in 0..<dimensions { score += centroids[base + dimension] * query[dimension] }
             scored.append((index, score))
         }
         scored.sort { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
-        for entry in scored.prefix(max(1, probes)) { result.append(contentsOf: lists[entry.index]) }
-        return result
+        var scanned = 0
+        // Lopsided clusters (near-identical texts) must not turn a probe into a scan of the catalogue.
+        for entry in scored.prefix(max(1, probes)) where scanned < scanLimit {
+            let items = lists[entry.index]
+            let count = min(items.count, scanLimit - scanned)
+            scanned += count
+            listVectors[entry.index].withUnsafeBufferPointer { vectors in
+                query.withUnsafeBufferPointer { query in
+                    for position in 0..<count {
+                        var dot: Float = 0
+                        let base = position * dimensions
+                        for dimension in 0..<dimensions { dot += vectors[base + dimension] * query[dimension] }
+                        if dot > 0 { offer(items[position], Double(dot)) }
+                    }
+                }
+            }
+        }
     }
 }

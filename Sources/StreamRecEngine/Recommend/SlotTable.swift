@@ -22,11 +22,18 @@ struct SlotTable: Sendable, Equatable {
     func isLive(_ slot: Int32) -> Bool { slot >= 0 && Int(slot) < names.count && !names[Int(slot)].isEmpty }
     var leastRecentlyUsed: Int32? { head >= 0 ? head : nil }
 
-    /// The slot for `name`, allocating one when new; marks it most recently used.
-    mutating func touch(_ name: String) -> (slot: Int32, isNew: Bool) {
+    /// The slot for `name`, allocating one when new; marks it most recently used. When a new name would exceed
+    /// `capacity`, the least recently used name is removed first and its slot (returned as `evicted`) is reused,
+    /// so the caller must clear what it keeps for `evicted` before storing the new name's state.
+    mutating func touch(_ name: String, capacity: Int) -> (slot: Int32, isNew: Bool, evicted: Int32?) {
         if let slot = slots[name] {
             moveToTail(slot)
-            return (slot, false)
+            return (slot, false, nil)
+        }
+        var evicted: Int32?
+        if count >= capacity, let oldest = leastRecentlyUsed {
+            remove(oldest)
+            evicted = oldest
         }
         let slot: Int32
         if let free = freeSlots.popLast() {
@@ -40,7 +47,7 @@ struct SlotTable: Sendable, Equatable {
         }
         slots[name] = slot
         link(slot)
-        return (slot, true)
+        return (slot, true, evicted)
     }
 
     mutating func remove(_ slot: Int32) {

@@ -65,7 +65,9 @@ extension RecommendationEngine {
         writer.write(trending)
         writer.write(semanticIndex.centroids)
         writer.write(semanticIndex.lists) { $0.write($1) }
+        writer.write(semanticIndex.listVectors) { $0.write($1) }
         writer.write(semanticIndex.pending)
+        writer.write(UInt64(semanticIndex.clusteredCount))
         return writer.bytes
     }
 
@@ -175,8 +177,14 @@ extension RecommendationEngine {
         let lists = try reader.readArray(minimumElementBytes: 4) { (reader: inout BinaryReader) throws(SnapshotError) in
             try reader.readSlots(limit: itemLimit)
         }
+        let listVectors = try reader.readArray(minimumElementBytes: 4) { (reader: inout BinaryReader) throws(SnapshotError) in
+            try reader.readFloats()
+        }
         let pending = try reader.readSlots(limit: itemLimit)
-        guard let index = SemanticIndex(dimensions: dimensions, centroids: centroids, lists: lists, pending: pending) else {
+        let clustered = Int(clamping: try reader.read(UInt64.self))
+        guard let index = SemanticIndex(dimensions: dimensions, centroids: centroids, lists: lists,
+                                        listVectors: listVectors, pending: pending, clustered: clustered)
+        else {
             throw reader.failure("inconsistent semantic index")
         }
         semanticIndex = index

@@ -81,12 +81,12 @@ extension RDKafkaClient {
     }
 
     /// Serves the producer's main queue: waits up to `timeoutMilliseconds` for the first event, then takes what
-    /// else is ready (bounded), handing delivery reports to `onReports` in batches. Blocks; call off the pool.
+    /// else is ready (bounded), handing each event's delivery reports to `onReports` as one batch. Blocks; call
+    /// off the pool.
     func serveProducerEvents(
         queue: RDKafkaQueue, timeoutMilliseconds: Int32, onReports: ([DeliveryReport]) -> Void
     ) {
         var timeout = timeoutMilliseconds
-        var reports: [DeliveryReport] = []
         var messages = [UnsafePointer<rd_kafka_message_t>?](repeating: nil, count: 1024)
         for _ in 0..<64 {
             guard let event = rd_kafka_queue_poll(queue.pointer, timeout) else { break }
@@ -94,6 +94,9 @@ extension RDKafkaClient {
             timeout = 0
             switch rd_kafka_event_type(event) {
             case RD_KAFKA_EVENT_DR:
+                // Handed over before the event is destroyed: rd_kafka_flush counts undestroyed reports as
+                // queued, so when flush returns every report has been recorded.
+                var reports: [DeliveryReport] = []
                 while true {
                     let count = rd_kafka_event_message_array(event, &messages, messages.count)
                     if count == 0 { break }
@@ -105,6 +108,7 @@ extension RDKafkaClient {
                                 partition: message.partition, offset: message.offset))
                     }
                 }
+                onReports(reports)
             case RD_KAFKA_EVENT_ERROR:
                 let code = rd_kafka_event_error(event)
                 let error =
@@ -120,7 +124,6 @@ extension RDKafkaClient {
                 break
             }
         }
-        if !reports.isEmpty { onReports(reports) }
     }
 
     /// Waits until every queued message is delivered or failed, or the timeout passes. Blocks.

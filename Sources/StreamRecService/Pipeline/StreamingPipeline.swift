@@ -52,6 +52,7 @@ struct PipelineRun {
     var lastCheckpoint = ContinuousClock.now
     var lastCheckpointWallMilliseconds: Int64
     var lastLagUpdate = ContinuousClock.now
+    var lastBrokerProbe = ContinuousClock.now
     var isPaused = false
 
     init(
@@ -84,7 +85,10 @@ struct PipelineRun {
         // The consumer's `auto.offset.reset` defaults to earliest: a new group skips nothing.
         let kafka = KafkaConfiguration(
             bootstrapServers: configuration.kafka.brokers, properties: configuration.kafka.properties)
-        consumer = try KafkaConsumer(configuration: kafka, groupID: configuration.kafka.group, logger: logger)
+        // Lag comes from librdkafka's statistics: querying watermarks per partition would block the loop.
+        var consumerKafka = kafka
+        consumerKafka.statisticsInterval = .seconds(1)
+        consumer = try KafkaConsumer(configuration: consumerKafka, groupID: configuration.kafka.group, logger: logger)
         producer = try KafkaProducer(
             configuration: kafka, inFlightLimit: configuration.pipeline.maxInFlightMessages, logger: logger)
         try consumer.subscribe(topics: [configuration.kafka.inputTopic])
@@ -290,11 +294,15 @@ struct PipelineRun {
         guard now - lastLagUpdate >= .seconds(1) else { return }
         lastLagUpdate = now
         metrics.snapshotAge.record(Double(Self.wallMilliseconds() - lastCheckpointWallMilliseconds) / 1000)
+        for (partition, lag) in consumer.latestStatistics?.consumerLag ?? [:] where lag >= 0 {
+            metrics.recordLag(partition: partition.partition, messages: lag)
+        }
+        // One broker round trip every 5 s tells whether the broker answers.
+        guard now - lastBrokerProbe >= .seconds(5), let probe = consumer.assignment.first else { return }
+        lastBrokerProbe = now
         do {
-            for (partition, lag) in try await consumer.lag() {
-                metrics.recordLag(partition: partition.partition, messages: lag)
-            }
-            if !consumer.assignment.isEmpty { state.setReady(true) }
+            _ = try await consumer.watermarks(probe)
+            state.setReady(true)
         } catch let error as KafkaError where !error.isFatal {
             // The broker does not answer: say so on /readyz and keep going.
             state.setReady(false)
@@ -305,7 +313,7 @@ struct PipelineRun {
     /// Publishes everything in flight, writes the checkpoint, then commits its offsets for `partitions`.
     /// Offsets are never committed past what a durable checkpoint holds.
     mutating func checkpointAndCommit(
-        _ partitions: [KafkaTopicPartition], flushTimeout: Duration = .seconds(30)
+        _ partitions: [KafkaTopicPartition], flushTimeout: Duration = .seconds(5)
     ) async throws {
         lastCheckpoint = ContinuousClock.now
         // Output for the events in this checkpoint must be delivered first, or a crash after the commit

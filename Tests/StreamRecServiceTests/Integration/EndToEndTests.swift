@@ -72,11 +72,12 @@ import Testing
         // `subscribe --json` reads the same messages.
         let subscribe = try runToCompletion(ServiceProcess.binaryPath, [
             "subscribe", "--brokers", cluster.broker.bootstrapServers, "--topic", cluster.outputTopic,
-            "--from-beginning", "--json", "--max-messages", String(afterProbe.count),
+            "--from-beginning", "--json", "--idle-timeout", "4",
         ])
         #expect(subscribe.status == 0)
         let subscribed = try subscribe.output.split(separator: "\n").map { try RecommendationMessage(decoding: Array($0.utf8)) }
-        #expect(subscribed.count == afterProbe.count)
+        // A rebalance in its private group may re-read a partition (it commits nothing): at least all of them.
+        #expect(subscribed.count >= afterProbe.count)
         var subscribedLatest: [String: RecommendationMessage] = [:]
         for message in subscribed { subscribedLatest[message.userID] = message }
         #expect(subscribedLatest == TestCluster.latestByUser(afterProbe))

@@ -11,6 +11,7 @@ import Testing
         let cluster = try TestCluster(inputPartitions: 3)
         let service = try cluster.startService()
         let port = try await service.httpPort()
+        let deadLetterReader = try TopicReader(cluster: cluster, topic: cluster.deadLetterTopic)
 
         let megabyte = String(repeating: "x", count: 1 << 20)
         func hostile(_ index: Int) -> [UInt8]? {
@@ -48,7 +49,7 @@ import Testing
         }
         try await cluster.producer.flush(timeout: .seconds(30))
         // 1 MB strings, sent once the rest is consumed (the mock broker keeps only a few MB per partition).
-        _ = try await cluster.read(cluster.deadLetterTopic, timeout: .seconds(90)) { $0.count >= 10_000 }
+        _ = try await deadLetterReader.read(timeout: .seconds(90)) { $0.count >= 10_000 }
         for index in 0..<5 {
             let key = "huge-\(index)"
             let value = index % 2 == 0
@@ -59,9 +60,10 @@ import Testing
         }
         #expect(expectedDeadLetters.count == 10_005)
 
-        let deadLetters = try await cluster.read(cluster.deadLetterTopic, timeout: .seconds(90)) {
+        let deadLetters = try await deadLetterReader.read(timeout: .seconds(90)) {
             $0.count >= expectedDeadLetters.count
         }
+        try await deadLetterReader.consumer.close()
         #expect(deadLetters.count == expectedDeadLetters.count)
         var seenKeys = Set<String>()
         for letter in deadLetters {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -86,16 +87,28 @@ func httpGet(port: Int, path: String) async throws -> (status: Int, body: String
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
 }
 
-/// Runs a command to completion and returns its stdout.
-func runToCompletion(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+/// Runs a command to completion and returns its exit status, stdout and (when asked) stderr.
+func runToCompletion(
+    _ executable: String, _ arguments: [String], captureStandardError: Bool = false
+) throws -> (status: Int32, output: String, errors: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     let output = Pipe()
+    let errors = Pipe()
     process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
+    process.standardError = captureStandardError ? errors : FileHandle.nullDevice
     try process.run()
+    // Drained concurrently so a full stderr pipe cannot block the child while stdout is read.
+    let errorData = Mutex(Data())
+    let errorReader = Thread {
+        let data = errors.fileHandleForReading.readDataToEndOfFile()
+        errorData.withLock { $0 = data }
+    }
+    if captureStandardError { errorReader.start() }
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    if captureStandardError { while !errorReader.isFinished { Thread.sleep(forTimeInterval: 0.01) } }
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self),
+            errorData.withLock { String(decoding: $0, as: UTF8.self) })
 }

@@ -67,23 +67,15 @@ final class TestCluster: @unchecked Sendable {
     func read(
         _ topic: String, timeout: Duration, until isComplete: ([KafkaRecord]) -> Bool
     ) async throws -> [KafkaRecord] {
-        let consumer = try KafkaConsumer(
-            configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers),
-            groupID: "reader-\(UUID().uuidString)", logger: Self.logger)
-        try consumer.subscribe(topics: [topic])
-        var records: [KafkaRecord] = []
-        let deadline = ContinuousClock.now + timeout
-        while !isComplete(records) {
-            guard ContinuousClock.now < deadline else {
-                try await consumer.close()
-                throw HarnessError("timed out reading \(topic): \(records.count) records so far")
-            }
-            for case .record(let record) in try await consumer.poll(maxEvents: 5000, timeout: .milliseconds(200)) {
-                records.append(record)
-            }
+        let reader = try TopicReader(cluster: self, topic: topic)
+        do {
+            let records = try await reader.read(timeout: timeout, until: isComplete)
+            try await reader.consumer.close()
+            return records
+        } catch {
+            try? await reader.consumer.close()
+            throw error
         }
-        try await consumer.close()
-        return records
     }
 
     /// The latest recommendation message per user among `records`.
@@ -115,4 +107,33 @@ func eventJSON(
     if let item { fields.append(#""item_id":"\#(item)""#) }
     if let query { fields.append(#""query":"\#(query)""#) }
     return Array("{\(fields.joined(separator: ","))}".utf8)
+}
+
+/// A reader that stays subscribed, so it sees records the mock broker later drops to keep its size limit.
+final class TopicReader: @unchecked Sendable {
+    let consumer: KafkaConsumer
+    let topic: String
+    private(set) var records: [KafkaRecord] = []
+
+    init(cluster: TestCluster, topic: String) throws {
+        self.topic = topic
+        consumer = try KafkaConsumer(
+            configuration: KafkaConfiguration(bootstrapServers: cluster.broker.bootstrapServers),
+            groupID: "reader-\(UUID().uuidString)", logger: TestCluster.logger)
+        try consumer.subscribe(topics: [topic])
+    }
+
+    /// Everything read so far, once `isComplete` holds for it.
+    func read(timeout: Duration, until isComplete: ([KafkaRecord]) -> Bool) async throws -> [KafkaRecord] {
+        let deadline = ContinuousClock.now + timeout
+        while !isComplete(records) {
+            guard ContinuousClock.now < deadline else {
+                throw HarnessError("timed out reading \(topic): \(records.count) records so far")
+            }
+            for case .record(let record) in try await consumer.poll(maxEvents: 5000, timeout: .milliseconds(200)) {
+                records.append(record)
+            }
+        }
+        return records
+    }
 }

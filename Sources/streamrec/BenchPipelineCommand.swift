@@ -1,0 +1,227 @@
+import ArgumentParser
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import StreamRecKafka
+import StreamRecService
+import Synchronization
+
+/// `streamrec bench pipeline`: `serve` (a child process, so its memory is its own) against a bare
+/// consume→produce pass-through with the same librdkafka defaults, both fed the same events while they
+/// run (the embedded broker keeps only a few MB per partition); then event→recommendation latency at a
+/// steady rate, and the service's RSS as events grow.
+struct BenchPipelineCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "Throughput of serve vs a pass-through, latency at a steady rate, RSS.")
+
+    @Option(help: "Events per throughput run.")
+    var events = 1_000_000
+
+    @Option(help: "Input partitions.")
+    var partitions = 12
+
+    @Option(help: "Distinct users in the generated sessions.")
+    var users = 100_000
+
+    @Option(help: "Events per second for the latency run.")
+    var latencyRate = 5_000.0
+
+    @Option(help: "Seconds of the latency run.")
+    var latencySeconds = 20.0
+
+    func run() async throws {
+        let logger = CommandLogging.bootstrap(level: "error", label: "streamrec.bench")
+        let broker = try EmbeddedKafka(logger: logger)
+        defer { broker.shutdown() }
+        for topic in ["pass-in", "pass-out", "serve-in", "serve-out", "latency-in", "latency-out"] {
+            try broker.createTopic(topic, partitions: partitions)
+        }
+        try broker.createTopic("bench-dlq", partitions: 1)
+        let kafka = KafkaConfiguration(bootstrapServers: broker.bootstrapServers)
+
+        log("generating \(events) events for \(users) users…")
+        var generator = SessionGenerator(seed: 7, users: users, itemsPerCategory: 2_000, startMilliseconds: 1_732_550_400_000)
+        let payload: [(key: [UInt8], value: [UInt8])] = (generator.catalogueEvents() + (0..<events).map { _ in generator.next() })
+            .prefix(events).map { (Array(($0.userID ?? $0.itemID ?? "").utf8), $0.jsonBytes()) }
+
+        // 1. Pass-through.
+        let passThroughSeconds = try await measure(payload: payload, topic: "pass-in", kafka: kafka, logger: logger) { progress in
+            let consumer = try KafkaConsumer(configuration: kafka, groupID: "bench-pass", logger: logger)
+            let producer = try KafkaProducer(configuration: kafka, logger: logger)
+            try consumer.subscribe(topics: ["pass-in"])
+            var count = 0
+            while count < payload.count {
+                for case .record(let record) in try await consumer.poll(maxEvents: 2000, timeout: .milliseconds(100)) {
+                    try await producer.enqueue(topic: "pass-out", key: record.key, value: record.value)
+                    count += 1
+                }
+                progress.store(count)
+            }
+            try await producer.flush(timeout: .seconds(60))
+            await producer.close()
+            try await consumer.close()
+        }
+        log(String(format: "pass-through: %.1f s, %.0f events/s", passThroughSeconds, Double(events) / passThroughSeconds))
+
+        // 2. serve, as a child process.
+        let service = try ServeChild(brokers: broker.bootstrapServers, input: "serve-in", output: "serve-out")
+        defer { service.stop() }
+        let port = try await service.httpPort()
+        let rssSamples = Mutex<[(events: Int, megabytes: Double)]>([])
+        let serveSeconds = try await measure(payload: payload, topic: "serve-in", kafka: kafka, logger: logger) { progress in
+            var nextSample = payload.count / 4
+            while true {
+                let consumed = try await Self.consumedEvents(port: port)
+                progress.store(consumed)
+                if consumed >= nextSample {
+                    let megabytes = service.residentMegabytes()
+                    rssSamples.withLock { $0.append((consumed, megabytes)) }
+                    nextSample += payload.count / 4
+                }
+                if consumed >= payload.count { return }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        log(String(format: "serve: %.1f s, %.0f events/s (%.2f× pass-through)", serveSeconds, Double(events) / serveSeconds, passThroughSeconds / serveSeconds))
+        for sample in rssSamples.withLock({ $0 }) { log(String(format: "serve RSS after %d events: %.0f MB", sample.events, sample.megabytes)) }
+        service.stop()
+
+        // 3. Latency at a steady rate: event time = send time; latency = arrival of the recommendation.
+        let latencyService = try ServeChild(brokers: broker.bootstrapServers, input: "latency-in", output: "latency-out")
+        defer { latencyService.stop() }
+        _ = try await latencyService.httpPort()
+        let latencies = try await measureLatency(kafka: kafka, logger: logger)
+        latencyService.stop()
+        let sorted = latencies.sorted()
+        if !sorted.isEmpty {
+            let p50 = sorted[sorted.count / 2], p99 = sorted[min(sorted.count - 1, sorted.count * 99 / 100)]
+            log(String(format: "latency at %.0f events/s: p50 %.1f ms, p99 %.1f ms (%d recommendation messages)", latencyRate, p50, p99, sorted.count))
+        }
+    }
+
+    func log(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+    /// Feeds `payload` into `topic` no further than 150k events ahead of what `consume` reports done,
+    /// while `consume` runs; returns the seconds until `consume` returns.
+    func measure(
+        payload: [(key: [UInt8], value: [UInt8])], topic: String, kafka: KafkaConfiguration, logger: Logger,
+        consume: @escaping @Sendable (ProgressBox) async throws -> Void
+    ) async throws -> Double {
+        let progress = ProgressBox()
+        let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await consume(progress) }
+            var sent = 0
+            while sent < payload.count {
+                if sent - progress.load() > 150_000 {
+                    try await Task.sleep(for: .milliseconds(5))
+                    continue
+                }
+                let message = payload[sent]
+                try await producer.enqueue(topic: topic, key: message.key, value: message.value)
+                sent += 1
+            }
+            try await group.waitForAll()
+        }
+        await producer.close()
+        return Self.seconds(ContinuousClock.now - started)
+    }
+
+    func measureLatency(kafka: KafkaConfiguration, logger: Logger) async throws -> [Double] {
+        let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        let consumer = try KafkaConsumer(configuration: kafka, groupID: "bench-latency-reader", logger: logger)
+        try consumer.subscribe(topics: ["latency-out"])
+        var generator = SessionGenerator(seed: 11, users: users, startMilliseconds: 0)
+        let total = Int(latencyRate * latencySeconds)
+        let started = ContinuousClock.now
+        var sent = 0
+        var latencies: [Double] = []
+        while sent < total || ContinuousClock.now - started < .seconds(latencySeconds + 5) {
+            // Send what is due, then read what arrived.
+            while sent < total, ContinuousClock.now - started >= .seconds(Double(sent) / latencyRate) {
+                var event = generator.next()
+                event.timestamp = Self.wallMilliseconds()
+                try await producer.enqueue(topic: "latency-in", key: Array((event.userID ?? "").utf8), value: event.jsonBytes())
+                sent += 1
+            }
+            for case .record(let record) in try await consumer.poll(maxEvents: 1000, timeout: .milliseconds(1)) {
+                guard let value = record.value, let message = try? RecommendationMessage(decoding: value) else { continue }
+                latencies.append(Double(Self.wallMilliseconds() - message.eventTime))
+            }
+        }
+        await producer.close()
+        try await consumer.close()
+        return latencies
+    }
+
+    static func consumedEvents(port: Int) async throws -> Int {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+        return String(decoding: data, as: UTF8.self).split(separator: "\n")
+            .filter { $0.hasPrefix("streamrec_events_consumed_total{") || $0.hasPrefix("streamrec_dead_letters_total ") || $0.hasPrefix("streamrec_duplicate_events_total ") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+            .reduce(0) { $0 + Int($1) }
+    }
+
+    static func wallMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// The consumer side's progress, read by the feeder.
+final class ProgressBox: Sendable {
+    private let value = Mutex(0)
+    func store(_ newValue: Int) { value.withLock { $0 = newValue } }
+    func load() -> Int { value.withLock { $0 } }
+}
+
+/// `streamrec serve` as a child of the benchmark.
+final class ServeChild: @unchecked Sendable {
+    let process = Process()
+    let logPath = NSTemporaryDirectory() + "streamrec-bench-\(UUID().uuidString).log"
+    let stateDirectory = NSTemporaryDirectory() + "streamrec-bench-state-\(UUID().uuidString)"
+
+    init(brokers: String, input: String, output: String) throws {
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0])
+        process.arguments = [
+            "serve", "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", "bench-dlq",
+            "--group", "bench-\(input)", "--state-dir", stateDirectory, "--http-port", "0",
+        ]
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func httpPort() async throws -> Int {
+        for _ in 0..<600 {
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            if let range = log.range(of: #"streamrec.address=[0-9.]+:([0-9]+)"#, options: .regularExpression),
+                let port = log[range].split(separator: ":").last.flatMap({ Int($0) })
+            {
+                return port
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ValidationError("serve did not start; see \(logPath)")
+    }
+
+    func residentMegabytes() -> Double {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (line.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0) / 1024
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: stateDirectory)
+        try? FileManager.default.removeItem(atPath: logPath)
+    }
+}
