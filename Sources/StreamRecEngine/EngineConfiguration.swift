@@ -98,12 +98,12 @@ public struct EngineConfiguration: Sendable, Equatable, Codable {
         public var itemTextWeight: Double = 2
         /// Cap on IVF centroids (the index uses about √items). Default 256.
         public var maxCentroids = 256
-        /// IVF lists searched per query. Default 8.
-        public var probes = 8
+        /// IVF lists searched per query. Default 4.
+        public var probes = 4
         /// Candidates the semantic source returns. Default 50.
         public var candidates = 50
-        /// Most items scored from the probed lists per query (bounds latency when clusters are lopsided). Default 2,048.
-        public var maxScannedItems = 2_048
+        /// Most items scored from the probed lists per query (bounds latency when clusters are lopsided). Default 1,024.
+        public var maxScannedItems = 1_024
         public init() {}
     }
 

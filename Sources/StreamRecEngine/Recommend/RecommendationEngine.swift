@@ -322,7 +322,7 @@ extension EngineConfiguration {
         copy.capacity.maxUsers = max(1, capacity.maxUsers)
         copy.capacity.maxItems = max(1, capacity.maxItems)
         copy.capacity.maxQueries = max(1, capacity.maxQueries)
-        copy.capacity.maxSessions = max(1, capacity.maxSessions)
+        copy.capacity.maxSessions = min(max(1, capacity.maxSessions), 1 << 30)  // session slots are UInt32 arithmetic
         copy.capacity.historyPerUser = max(1, capacity.historyPerUser)
         copy.capacity.queriesPerUser = max(1, capacity.queriesPerUser)
         copy.capacity.itemsPerSession = max(1, capacity.itemsPerSession)
