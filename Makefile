@@ -3,7 +3,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := librdkafka-dev pkg-config kcat docker-compose
 
-.PHONY: deps build run test bench clean
+.PHONY: deps build run test bench crash-loop clean
 
 # Installs the system packages a fresh Debian machine lacks (librdkafka for the build; kcat and
 # docker-compose for the interop and compose-file tests).
@@ -28,7 +28,19 @@ test: deps
 
 bench: deps
 	$(SWIFT) build -c release --product streamrec
-	.build/release/streamrec bench all
+	.build/release/streamrec bench kafka
+	.build/release/streamrec bench engine
+	.build/release/streamrec bench pipeline
+
+# Repeats the SIGKILL crash-recovery test (each run picks new kill points): make crash-loop RUNS=20
+RUNS ?= 20
+crash-loop: deps
+	$(SWIFT) build --build-tests
+	@failed=0; for run in $$(seq 1 $(RUNS)); do \
+		if $(SWIFT) test --skip-build --filter CrashRecoveryTests > /tmp/streamrec-crash-run-$$run.log 2>&1; \
+		then echo "run $$run: passed"; \
+		else failed=$$((failed + 1)); echo "run $$run: FAILED (log: /tmp/streamrec-crash-run-$$run.log)"; fi; \
+	done; echo "$$failed of $(RUNS) runs failed"; [ $$failed -eq 0 ]
 
 clean:
 	rm -rf .build

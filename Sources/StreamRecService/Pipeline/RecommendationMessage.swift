@@ -1,7 +1,7 @@
 import Foundation
 import StreamRecEngine
 
-/// The value published to the output topic (key: the user id), documented in `docs/events-output.md`.
+/// The value published to the output topic (key: the user id), documented in `docs/events.md`.
 /// Times are milliseconds since the epoch, like the input `timestamp`.
 public struct RecommendationMessage: Sendable, Equatable, Codable {
     public struct Item: Sendable, Equatable, Codable {
