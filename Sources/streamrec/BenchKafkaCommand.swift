@@ -25,7 +25,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
     var size: Int = 200
 
     @Option(help: "Partitions per topic; enough that the mock keeps every message (it keeps ~4 MB per partition).")
-    var partitions: Int = 64
+    var partitions: Int = 128
 
     @Option(help: "Path of the kcat executable.")
     var kcat: String = "/usr/bin/kcat"
