@@ -25,8 +25,10 @@ public final class KafkaProducer: Sendable {
         let properties = configuration.librdkafkaProperties(
             defaults: [
                 "enable.idempotence": "true",
-                // librdkafka's queue must hold the whole window, or produce fails with QUEUE_FULL first.
-                "queue.buffering.max.messages": String(max(inFlightLimit, 100_000)),
+                // librdkafka's queue must hold the whole window, or produce fails with QUEUE_FULL first; it counts
+                // a message until its report event is destroyed, just after our window frees the slot, so
+                // leave headroom.
+                "queue.buffering.max.messages": String(max(2 * inFlightLimit, 100_000)),
             ])
         let client = try RDKafkaClient.makeProducer(properties: properties, logger: logger)
         core = Core(client: client, inFlightLimit: inFlightLimit)

@@ -25,7 +25,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
     var size: Int = 200
 
     @Option(help: "Partitions per topic; enough that the mock keeps every message (it keeps ~4 MB per partition).")
-    var partitions: Int = 64
+    var partitions: Int = 128
 
     @Option(help: "Path of the kcat executable.")
     var kcat: String = "/usr/bin/kcat"
@@ -65,12 +65,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         let ourConsume = try await consumeWithOurs(configuration: configuration, topic: ourTopic, logger: logger)
         let kcatConsume = try await timeKcat(["-C", "-b", kafka.bootstrapServers, "-t", kcatTopic, "-o", "beginning", "-e", "-q"])
 
-        let probe = try KafkaConsumer(configuration: configuration, groupID: "bench-check", logger: logger)
-        var kcatTopicCount: Int64 = 0
-        for partition in 0..<partitions {
-            kcatTopicCount += try await probe.watermarks(KafkaTopicPartition(topic: kcatTopic, partition: Int32(partition))).high
-        }
-        try await probe.close()
+        let kcatTopicCount = try await countMessages(in: kcatTopic, configuration: configuration, logger: logger)
         guard kcatTopicCount == Int64(messages) else {
             throw ValidationError("kcat produced \(kcatTopicCount) messages, expected \(messages)")
         }
@@ -84,6 +79,17 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         print(String(format: "ratio produce %.2f×, consume %.2f× (streamrec / kcat; goal ≥ 0.8)",
             kcatProduce / ourProduce, kcatConsume / ourConsume))
         kafka.shutdown()
+    }
+
+    /// Sum of the high watermarks: what kcat's producer got acknowledged.
+    private func countMessages(in topic: String, configuration: KafkaConfiguration, logger: Logger) async throws -> Int64 {
+        let probe = try KafkaConsumer(configuration: configuration, groupID: "bench-check", logger: logger)
+        var count: Int64 = 0
+        for partition in 0..<partitions {
+            count += try await probe.watermarks(KafkaTopicPartition(topic: topic, partition: Int32(partition))).high
+        }
+        try await probe.close()
+        return count
     }
 
     private func writeMessageFile(to url: URL) throws {

@@ -13,7 +13,7 @@ struct RebalanceTests {
         init(_ consumer: KafkaConsumer) { self.consumer = consumer }
 
         /// Polls until `done` holds for this member's assignment.
-        func poll(until done: ([KafkaTopicPartition]) -> Bool) async throws {
+        func poll(until done: @Sendable ([KafkaTopicPartition]) -> Bool) async throws {
             let deadline = ContinuousClock.now + .seconds(60)
             while !done(consumer.assignment) {
                 guard ContinuousClock.now < deadline else {
@@ -61,10 +61,15 @@ struct RebalanceTests {
 
         let second = Member(try KafkaConsumer(configuration: testConfiguration(kafka), groupID: group, logger: testLogger()))
         try second.consumer.subscribe(topics: [topic])
-        // Both poll at once: the group can only settle while every member keeps polling.
+        // Both poll until the group has settled on a split: a member that stopped polling early would leave
+        // a revocation unanswered and stall the group.
+        let isSplit: @Sendable ([KafkaTopicPartition]) -> Bool = { _ in
+            first.consumer.assignment.count == 2 && second.consumer.assignment.count == 2
+                && Set(first.consumer.assignment).isDisjoint(with: second.consumer.assignment)
+        }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await first.poll { $0.count == 2 } }
-            tasks.addTask { try await second.poll { $0.count == 2 } }
+            tasks.addTask { try await first.poll(until: isSplit) }
+            tasks.addTask { try await second.poll(until: isSplit) }
             try await tasks.waitForAll()
         }
         #expect(Set(first.consumer.assignment).isDisjoint(with: second.consumer.assignment))

@@ -100,6 +100,9 @@ final class RDKafkaClient: @unchecked Sendable {
     }
 
     deinit {
+        // rd_kafka_destroy closes an unclosed consumer itself and waits for the revocation; with nobody left
+        // to poll, the recorder must give partitions up at once.
+        context.rebalance?.beginClosing(client: handle, logger: context.logger)
         // Joins librdkafka's threads; no callback reaches `context` afterwards.
         rd_kafka_destroy(handle)
     }
