@@ -74,7 +74,7 @@ extension RecommendationEngine {
             a.score != b.score ? a.score > b.score : names[Int(a.item)] < names[Int(b.item)]
         }
         var best: [(item: Int32, score: Double)] = []
-        best.reserveCapacity(limit + 1)
+        best.reserveCapacity(min(limit, candidates.items.count) + 1)
         for (position, item) in candidates.items.enumerated() {
             let candidate = candidates.values[position]
             var score = 0.0
