@@ -79,6 +79,33 @@ import Testing
         #expect(counters.weight(of: 2) == 0)
     }
 
+    /// The sorted, block-searched counters keep exactly the counts of the plain algorithm (evict the smallest,
+    /// ties to the larger key, inherit its weight) over a long random stream with many evictions.
+    @Test func spaceSavingMatchesTheReferenceAlgorithm() {
+        var counters = SpaceSavingCounters()
+        var reference: [Int32: Float] = [:]
+        var state: UInt64 = 7
+        for _ in 0..<20_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let key = Int32((state >> 33) % 90) - 45
+            let weight = Float((state >> 20) % 4 + 1) / 2
+            counters.add(key, weight: weight, capacity: 40)
+            if let current = reference[key] {
+                reference[key] = current + weight
+            } else if reference.count < 40 {
+                reference[key] = weight
+            } else {
+                let smallest = reference.min { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }!
+                reference[smallest.key] = nil
+                reference[key] = smallest.value + weight
+            }
+        }
+        #expect(counters.entries.map(\.key) == reference.keys.sorted())
+        for (key, weight) in reference { #expect(counters.weight(of: key) == weight) }
+        counters.remove(reference.keys.sorted()[17])
+        #expect(counters.entries.count == 39 && counters.entries.map(\.key) == counters.entries.map(\.key).sorted())
+    }
+
     @Test func coOccurrenceRecommendsWhatOthersDidNext() {
         var engine = RecommendationEngine(configuration: EngineConfiguration().restricted(to: .itemcf))
         for user in 0..<5 { engine.apply([Make.click("u\(user)", "phone", at: Double(user)), Make.click("u\(user)", "case", at: Double(user) + 1)]) }

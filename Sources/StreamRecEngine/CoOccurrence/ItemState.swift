@@ -21,7 +21,15 @@ struct ItemState: Sendable, Equatable {
 extension ItemState {
     /// Appends a session serial, dropping the oldest past `limit`, in place.
     mutating func rememberSession(_ serial: UInt32, limit: Int) {
-        if recentSessions.count >= limit { recentSessions.removeFirst(recentSessions.count - limit + 1) }
+        if recentSessions.count == limit, limit > 0 {
+            // The steady state: shift in place rather than remove and append.
+            recentSessions.withUnsafeMutableBufferPointer { serials in
+                for index in 1..<serials.count { serials[index - 1] = serials[index] }
+                serials[serials.count - 1] = serial
+            }
+            return
+        }
+        if recentSessions.count > limit { recentSessions.removeFirst(recentSessions.count - limit + 1) }
         recentSessions.append(serial)
     }
 }

@@ -33,7 +33,7 @@ extension RecommendationEngine {
         userID: String, sessionID: String? = nil, k: Int, filters: RecommendationFilters = RecommendationFilters()
     ) -> [Recommendation] {
         guard k > 0 else { return [] }
-        var candidates: [Int32: Candidate] = [:]
+        var candidates = CandidateSet()
         let blend = configuration.blend
         let user = userTable.slot(of: userID)
         if let user {
@@ -49,22 +49,50 @@ extension RecommendationEngine {
 
         let weights = [blend.recent, blend.sessionNeighbours, blend.itemCF, blend.query, blend.semantic, blend.popular]
         let excluded = exclusions(user: user, filters: filters)
-        var ranked: [(item: Int32, score: Double)] = []
-        ranked.reserveCapacity(candidates.count)
-        for (item, candidate) in candidates where isAllowed(item, excluded: excluded, filters: filters) {
-            var score = 0.0
-            for source in Source.allCases { score += weights[source.rawValue] * candidate.scores[source.rawValue] }
-            if score > 0 { ranked.append((item, score)) }
+        // Only the best `limit` are ever read: select them instead of sorting every candidate.
+        var ranked = bestCandidates(candidates, weights: weights, limit: filters.diversity > 0 ? k * 5 : k) {
+            isAllowed($0, excluded: excluded, filters: filters)
         }
-        ranked.sort { $0.score != $1.score ? $0.score > $1.score : itemTable.names[Int($0.item)] < itemTable.names[Int($1.item)] }
         if filters.diversity > 0 { ranked = diversified(ranked, k: k, diversity: min(filters.diversity, 1)) }
         if ranked.count < k { fillWithPopular(&ranked, k: k, excluded: excluded, filters: filters) }
 
         return ranked.prefix(k).map { entry in
             Recommendation(
                 itemID: itemTable.names[Int(entry.item)], score: entry.score,
-                reasons: reasons(for: candidates[entry.item] ?? Candidate(), weights: weights))
+                reasons: reasons(
+                    for: candidates.position(of: entry.item).map { candidates.values[$0] } ?? Candidate(),
+                    weights: weights))
         }
+    }
+
+    /// The best `limit` allowed candidates with a positive blended score, best first (ties by id).
+    private func bestCandidates(
+        _ candidates: CandidateSet, weights: [Double], limit: Int, isAllowed: (Int32) -> Bool
+    ) -> [(item: Int32, score: Double)] {
+        let names = itemTable.names
+        func precedes(_ a: (item: Int32, score: Double), _ b: (item: Int32, score: Double)) -> Bool {
+            a.score != b.score ? a.score > b.score : names[Int(a.item)] < names[Int(b.item)]
+        }
+        var best: [(item: Int32, score: Double)] = []
+        best.reserveCapacity(min(limit, candidates.items.count) + 1)
+        for (position, item) in candidates.items.enumerated() {
+            let candidate = candidates.values[position]
+            var score = 0.0
+            for source in Source.allCases { score += weights[source.rawValue] * candidate.scores[source.rawValue] }
+            guard score > 0 else { continue }
+            let entry = (item: item, score: score)
+            if best.count == limit, !precedes(entry, best[best.count - 1]) { continue }
+            guard isAllowed(item) else { continue }
+            var low = 0
+            var high = best.count
+            while low < high {
+                let middle = (low + high) / 2
+                if precedes(best[middle], entry) { low = middle + 1 } else { high = middle }
+            }
+            best.insert(entry, at: low)
+            if best.count > limit { best.removeLast() }
+        }
+        return best
     }
 
     // MARK: - Sources
@@ -78,60 +106,53 @@ extension RecommendationEngine {
     }
 
     /// The session's own items (and, damped, the user's earlier ones): behaviour weight × exp(-steps back / λ).
-    private func addRecent(_ state: UserState, session: UInt32?, into candidates: inout [Int32: Candidate]) {
-        var scores: [Int32: Double] = [:]
-        var order: [Int32] = []
+    private func addRecent(_ state: UserState, session: UInt32?, into candidates: inout CandidateSet) {
+        var scores = SlotScores(expectedCount: 64)
         for (step, interaction) in state.history.reversed().enumerated() where itemTable.isLive(interaction.item) {
             let sessionFactor = interaction.session == session ? 1 : configuration.blend.otherSessionFactor
             let weight = configuration.behaviourWeights.weight(interaction.type) * sessionFactor
                 * exponential(-Double(step) / configuration.blend.recentPositionDecay)
-            if scores[interaction.item] == nil { order.append(interaction.item) }
-            scores[interaction.item, default: 0] += weight
+            scores.add(interaction.item, weight)
         }
         // Items of a long session that fell out of the bounded history still count, below everything remembered.
         if let session {
-            let floor = (scores.values.min() ?? 1) * exponential(-1 / configuration.blend.recentPositionDecay)
-            let older = sessions.items(of: session).filter { scores[$0] == nil && itemTable.isLive($0) }
+            let floor = (scores.scores.min() ?? 1) * exponential(-1 / configuration.blend.recentPositionDecay)
+            let older = sessions.items(of: session).filter { scores.score(of: $0) == nil && itemTable.isLive($0) }
             for (index, item) in older.enumerated() {
-                order.append(item)
-                scores[item] = floor * Double(index + 1) / Double(older.count + 1)
+                scores.add(item, floor * Double(index + 1) / Double(older.count + 1))
             }
         }
-        merge(order.map { ($0, scores[$0]!) }, source: .recent, into: &candidates)
+        merge(scores, source: .recent, into: &candidates)
     }
 
     /// Session-based kNN with sequence and time awareness (in the spirit of STAN, Garg et al. 2019): recent
     /// sessions sharing the current session's items vote for their own items, weighted by how recent the shared
     /// item is in the current session, how recent the neighbour is, and how close the voted item sits to the
     /// shared one inside the neighbour.
-    private func addSessionNeighbours(_ state: UserState, session: UInt32?, into candidates: inout [Int32: Candidate]) {
+    private func addSessionNeighbours(_ state: UserState, session: UInt32?, into candidates: inout CandidateSet) {
         guard let session else { return }
         let settings = configuration.sessionNeighbours
         // Distinct items of the current session, most recent first, with their position weights.
-        var positionWeight: [Int32: Double] = [:]
-        var sessionItems: [Int32] = []
+        var positionWeight = SlotScores(expectedCount: 32)
         for interaction in state.history.reversed() where interaction.session == session {
-            guard positionWeight[interaction.item] == nil, itemTable.isLive(interaction.item) else { continue }
-            positionWeight[interaction.item] = exponential(-Double(sessionItems.count) / settings.positionDecay)
-            sessionItems.append(interaction.item)
+            guard positionWeight.score(of: interaction.item) == nil, itemTable.isLive(interaction.item) else { continue }
+            positionWeight.add(interaction.item, exponential(-Double(positionWeight.count) / settings.positionDecay))
         }
-        guard !sessionItems.isEmpty else { return }
+        guard positionWeight.count > 0 else { return }
 
-        var overlap: [UInt32: Double] = [:]
-        var neighbourOrder: [UInt32] = []
-        for item in sessionItems {
-            var weight = positionWeight[item]!
+        // Keyed by the session serial's bit pattern.
+        var overlap = SlotScores(expectedCount: settings.sampleSize)
+        for (position, item) in positionWeight.keys.enumerated() {
+            var weight = positionWeight.scores[position]
             if settings.idfExponent > 0 {
                 // Rare shared items say more about a neighbour than popular ones.
                 let sessionsWithItem = Double(items[Int(item)].recentSessions.count)
                 weight /= exp2(settings.idfExponent * log2(1 + sessionsWithItem))
             }
             for serial in items[Int(item)].recentSessions.reversed() where serial != session {
-                if let current = overlap[serial] {
-                    overlap[serial] = current + weight
-                } else if neighbourOrder.count < settings.sampleSize, sessions.contains(serial) {
-                    overlap[serial] = weight
-                    neighbourOrder.append(serial)
+                let key = Int32(bitPattern: serial)
+                if !overlap.addIfPresent(key, weight), overlap.count < settings.sampleSize, sessions.contains(serial) {
+                    overlap.add(key, weight)
                 }
             }
         }
@@ -139,53 +160,54 @@ extension RecommendationEngine {
         let halfLife = max(settings.recencyHalfLifeSeconds, 0.001) * 1000
         // Ties prefer the newer session: keys are negated serials so "smaller key first" means newer.
         var best = TopScores<Int64>(capacity: settings.neighbours)
-        for serial in neighbourOrder {
+        for (position, key) in overlap.keys.enumerated() {
+            let serial = UInt32(bitPattern: key)
             let size = Double(max(sessions.items(of: serial).count, 1))
             let age = Double(max(0, now - sessions.lastTime(of: serial)))
-            best.offer(-Int64(serial), overlap[serial]! / size.squareRoot() * exp2(-age / halfLife))
+            best.offer(-Int64(serial), overlap.scores[position] / size.squareRoot() * exp2(-age / halfLife))
         }
 
-        var scores: [Int32: Double] = [:]
-        var order: [Int32] = []
-        for neighbour in best.entries.map({ (serial: UInt32(-$0.key), similarity: $0.score) }) {
-            let neighbourItems = sessions.items(of: neighbour.serial)
+        var scores = SlotScores(expectedCount: 1024)
+        for entry in best.entries {
+            let similarity = entry.score
+            let neighbourItems = sessions.items(of: UInt32(-entry.key))
             // The shared item the current session touched most recently anchors the neighbour.
             var anchor = 0
             var anchorWeight = -1.0
             for (position, item) in neighbourItems.enumerated() {
-                if let weight = positionWeight[item], weight > anchorWeight {
+                if let weight = positionWeight.score(of: item), weight > anchorWeight {
                     anchor = position
                     anchorWeight = weight
                 }
             }
             for (position, item) in neighbourItems.enumerated() where itemTable.isLive(item) {
                 let closeness = exponential(-Double(abs(position - anchor)) / settings.neighbourPositionDecay)
-                if scores[item] == nil { order.append(item) }
-                scores[item, default: 0] += neighbour.similarity * closeness
+                scores.add(item, similarity * closeness)
             }
         }
-        merge(order.map { ($0, scores[$0]!) }, source: .sessionNeighbours, into: &candidates)
+        merge(scores, source: .sessionNeighbours, into: &candidates)
     }
 
     /// Item-based CF: neighbours of the user's most recent distinct items by cosine on decayed co-occurrence
     /// counts (c(i,j) / √(n(i)·n(j)), which discounts popular items), weighted by the seed's recency.
-    private func addCoOccurrence(_ state: UserState, session: UInt32?, into candidates: inout [Int32: Candidate]) {
+    private func addCoOccurrence(_ state: UserState, session: UInt32?, into candidates: inout CandidateSet) {
         let settings = configuration.coOccurrence
         var seeds: [Interaction] = []
         for interaction in state.history.reversed() where itemTable.isLive(interaction.item) {
             if seeds.count >= settings.seedItems { break }
             if !seeds.contains(where: { $0.item == interaction.item }) { seeds.append(interaction) }
         }
-        var scores: [Int32: Double] = [:]
-        var bestSeed: [Int32: (seed: Interaction, contribution: Double)] = [:]
-        var order: [Int32] = []
+        var scores = SlotScores(expectedCount: 1024)
+        // The strongest seed of each item, by the item's position in `scores`.
+        var bestSeed: [(seed: Interaction, contribution: Double)] = []
+        var similar: [(item: Int32, similarity: Double)] = []
         for (step, seed) in seeds.enumerated() {
             let seedOccurrence = Double(items[Int(seed.item)].occurrence)
             guard seedOccurrence > 0 else { continue }
             let sessionFactor = seed.session == session ? 1 : configuration.blend.otherSessionFactor
             let seedWeight = configuration.behaviourWeights.weight(seed.type) * sessionFactor
                 * exponential(-Double(step) / configuration.blend.recentPositionDecay)
-            var similar: [(item: Int32, similarity: Double)] = []
+            similar.removeAll(keepingCapacity: true)
             for entry in items[Int(seed.item)].neighbours.entries where itemTable.isLive(entry.key) {
                 let occurrence = Double(items[Int(entry.key)].occurrence)
                 guard occurrence > 0 else { continue }
@@ -196,27 +218,28 @@ extension RecommendationEngine {
             }
             for neighbour in similar.prefix(settings.neighboursPerItem) {
                 let contribution = seedWeight * neighbour.similarity
-                if scores[neighbour.item] == nil { order.append(neighbour.item) }
-                scores[neighbour.item, default: 0] += contribution
-                if contribution > bestSeed[neighbour.item]?.contribution ?? -1 {
-                    bestSeed[neighbour.item] = (seed, contribution)
+                let position = scores.add(neighbour.item, contribution)
+                if position == bestSeed.count {
+                    bestSeed.append((seed, contribution))
+                } else if contribution > bestSeed[position].contribution {
+                    bestSeed[position] = (seed, contribution)
                 }
             }
         }
-        merge(order.map { ($0, scores[$0]!) }, source: .itemCF, into: &candidates)
-        for item in order {
-            guard let best = bestSeed[item] else { continue }
-            candidates[item]?.coOccurrenceSeed = best.seed.item
-            candidates[item]?.coOccurrenceSeedType = best.seed.type
+        merge(scores, source: .itemCF, into: &candidates)
+        for (position, item) in scores.keys.enumerated() {
+            guard let candidate = candidates.position(of: item) else { continue }
+            candidates.values[candidate].coOccurrenceSeed = bestSeed[position].seed.item
+            candidates.values[candidate].coOccurrenceSeedType = bestSeed[position].seed.type
         }
     }
 
     /// Search → click: P(click j | query q) from the query's counters, weighted by how recent the search is.
-    private func addQueryClicks(_ state: UserState, into candidates: inout [Int32: Candidate]) {
+    private func addQueryClicks(_ state: UserState, into candidates: inout CandidateSet) {
         let halfLife = configuration.decay.interestHalfLifeSeconds * 1000
-        var scores: [Int32: Double] = [:]
-        var bestQuery: [Int32: (query: Int32, contribution: Double)] = [:]
-        var order: [Int32] = []
+        var scores = SlotScores(expectedCount: 256)
+        // The strongest query of each item, by the item's position in `scores`.
+        var bestQuery: [(query: Int32, contribution: Double)] = []
         for recent in state.queries.reversed() where queryTable.isLive(recent.query) {
             let query = queries[Int(recent.query)]
             guard query.total > 0 else { continue }
@@ -224,19 +247,23 @@ extension RecommendationEngine {
             let queryWeight = exp2(-age / halfLife)
             for entry in query.clicks.entries where itemTable.isLive(entry.key) {
                 let contribution = queryWeight * Double(entry.weight) / Double(query.total)
-                if scores[entry.key] == nil { order.append(entry.key) }
-                scores[entry.key, default: 0] += contribution
-                if contribution > bestQuery[entry.key]?.contribution ?? -1 {
-                    bestQuery[entry.key] = (recent.query, contribution)
+                let position = scores.add(entry.key, contribution)
+                if position == bestQuery.count {
+                    bestQuery.append((recent.query, contribution))
+                } else if contribution > bestQuery[position].contribution {
+                    bestQuery[position] = (recent.query, contribution)
                 }
             }
         }
-        merge(order.map { ($0, scores[$0]!) }, source: .query, into: &candidates)
-        for item in order { candidates[item]?.querySeed = bestQuery[item]?.query ?? -1 }
+        merge(scores, source: .query, into: &candidates)
+        for (position, item) in scores.keys.enumerated() {
+            guard let candidate = candidates.position(of: item) else { continue }
+            candidates.values[candidate].querySeed = bestQuery[position].query
+        }
     }
 
     /// The nearest items to the user's interest vector, through the IVF index.
-    private func addSemantic(_ state: UserState, into candidates: inout [Int32: Candidate]) {
+    private func addSemantic(_ state: UserState, into candidates: inout CandidateSet) {
         var interest = state.interest
         VectorMath.normalize(&interest)
         guard VectorMath.norm(interest) > 0 else { return }
@@ -254,7 +281,7 @@ extension RecommendationEngine {
         merge(best.entries.map { ($0.key, $0.score) }, source: .semantic, into: &candidates)
     }
 
-    private func addPopular(count: Int, into candidates: inout [Int32: Candidate]) {
+    private func addPopular(count: Int, into candidates: inout CandidateSet) {
         let ranked = rankedTrending().prefix(count)
         merge(ranked.map { ($0, Double(items[Int($0)].popularity)) }, source: .popular, into: &candidates)
     }
@@ -265,10 +292,18 @@ extension RecommendationEngine {
     }
 
     /// Adds one source's raw scores, normalised by the source's maximum.
-    private func merge(_ scores: [(Int32, Double)], source: Source, into candidates: inout [Int32: Candidate]) {
+    private func merge(_ scores: [(Int32, Double)], source: Source, into candidates: inout CandidateSet) {
         guard let maximum = scores.map(\.1).max(), maximum > 0 else { return }
         for (item, score) in scores {
-            candidates[item, default: Candidate()].scores[source.rawValue] = score / maximum
+            candidates.values[candidates.position(adding: item)].scores[source.rawValue] = score / maximum
+        }
+    }
+
+    private func merge(_ scores: SlotScores, source: Source, into candidates: inout CandidateSet) {
+        guard let maximum = scores.scores.max(), maximum > 0 else { return }
+        for (position, item) in scores.keys.enumerated() {
+            candidates.values[candidates.position(adding: item)].scores[source.rawValue] =
+                scores.scores[position] / maximum
         }
     }
 
@@ -286,7 +321,7 @@ extension RecommendationEngine {
     }
 
     private func isAllowed(_ item: Int32, excluded: Set<Int32>, filters: RecommendationFilters) -> Bool {
-        guard itemTable.isLive(item), !excluded.contains(item) else { return false }
+        guard itemTable.isLive(item), excluded.isEmpty || !excluded.contains(item) else { return false }
         if filters.includeCategories.isEmpty && filters.excludeCategories.isEmpty { return true }
         let category = items[Int(item)].category
         if !filters.includeCategories.isEmpty {

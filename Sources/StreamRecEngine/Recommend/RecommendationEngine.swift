@@ -17,6 +17,9 @@ public struct RecommendationEngine: Sendable {
     var sessions: SessionStore
     /// Items with the highest popularity (unordered; ranked when read).
     var trending: [Int32] = []
+    /// Index in `trending` of its least popular item, nil when unknown. A cache (not part of the snapshot): it
+    /// saves a scan of the list on every event, and stays valid until that item gains popularity or the list changes.
+    var weakestTrendingIndex: Int?
     var popularityClock: ForwardDecay
     var coOccurrenceClock: ForwardDecay
     var semanticIndex: SemanticIndex
@@ -98,6 +101,7 @@ public struct RecommendationEngine: Sendable {
         let serial = session(of: user, id: event.effectiveSessionID ?? userID, at: time)
 
         items[Int(item)].popularity += popularityClock.weight(at: time) * Float(typeWeight)
+        if typeWeight < 0 { weakestTrendingIndex = nil }  // a negative weight may sink any trending item
         updateTrending(item)
         countCoOccurrences(of: item, user: user, typeWeight: typeWeight, at: time)
         countQueryClick(event, item: item, user: user, typeWeight: typeWeight, at: time)
@@ -194,7 +198,10 @@ public struct RecommendationEngine: Sendable {
             items[Int(entry.key)].neighbours.remove(slot)
         }
         for serial in state.recentSessions { sessions.remove(slot, from: serial) }
-        if state.isTrending { trending.removeAll { $0 == slot } }
+        if state.isTrending {
+            trending.removeAll { $0 == slot }
+            weakestTrendingIndex = nil
+        }
         items[Int(slot)] = ItemState()
     }
 
@@ -225,17 +232,31 @@ public struct RecommendationEngine: Sendable {
     // MARK: - Popularity
 
     private mutating func updateTrending(_ item: Int32) {
-        guard !items[Int(item)].isTrending else { return }
+        if items[Int(item)].isTrending {
+            // Popularity only grows here, so only the weakest item itself gaining can move the minimum.
+            if let weakest = weakestTrendingIndex, weakest < trending.count, trending[weakest] == item {
+                weakestTrendingIndex = nil
+            }
+            return
+        }
         if trending.count < configuration.capacity.trendingItems {
             trending.append(item)
             items[Int(item)].isTrending = true
+            weakestTrendingIndex = nil
             return
         }
-        let weakest = Self.leastPopularIndex(trending, items: items, names: itemTable.names)
+        let weakest: Int
+        if let cached = weakestTrendingIndex, cached < trending.count {
+            weakest = cached
+        } else {
+            weakest = Self.leastPopularIndex(trending, items: items, names: itemTable.names)
+            weakestTrendingIndex = weakest
+        }
         guard Self.isLessPopular(trending[weakest], than: item, items: items, names: itemTable.names) else { return }
         items[Int(trending[weakest])].isTrending = false
         trending[weakest] = item
         items[Int(item)].isTrending = true
+        weakestTrendingIndex = nil
     }
 
     /// Popularity order with a tie-break on the id, so equal counts rank the same in every run.
@@ -263,6 +284,7 @@ public struct RecommendationEngine: Sendable {
         if popularityClock.needsRebase(at: time) {
             let factor = popularityClock.rebase(to: time)
             for index in items.indices { items[index].popularity *= factor }
+            weakestTrendingIndex = nil  // rounding may tie values that differed
         }
         if coOccurrenceClock.needsRebase(at: time) {
             let factor = coOccurrenceClock.rebase(to: time)

@@ -1,0 +1,119 @@
+/// An insertion-ordered set of 32-bit slots, each given a dense position (0, 1, 2, … in first-insert order), so
+/// per-key values live in plain arrays beside it. Open addressing with a multiplicative hash: recommend builds a
+/// few of these per call, and Swift's `Dictionary` (SipHash per lookup) dominated its cost. Owned by the call
+/// that builds it; nothing is shared between calls or stored in the engine.
+struct SlotIndex {
+    /// Position + 1 of the key in each hash bucket (0 = empty).
+    private var buckets: [Int32]
+    private var shift: UInt32
+    /// The keys in first-insert order.
+    private(set) var keys: [Int32] = []
+
+    init(expectedCount: Int) {
+        var bits: UInt32 = 4
+        while (1 << bits) < expectedCount * 2 { bits += 1 }
+        buckets = [Int32](repeating: 0, count: 1 << bits)
+        shift = 32 - bits
+        keys.reserveCapacity(expectedCount)
+    }
+
+    var count: Int { keys.count }
+
+    @inline(__always) private func bucket(of key: Int32) -> Int {
+        Int((UInt32(bitPattern: key) &* 0x9E37_79B1) >> shift)
+    }
+
+    /// The key's position, or nil when it was never inserted.
+    func position(of key: Int32) -> Int? {
+        buckets.withUnsafeBufferPointer { buckets in
+            let mask = buckets.count - 1
+            var bucket = bucket(of: key)
+            while true {
+                let stored = Int(buckets[bucket])
+                if stored == 0 { return nil }
+                if keys[stored - 1] == key { return stored - 1 }
+                bucket = (bucket + 1) & mask
+            }
+        }
+    }
+
+    /// The key's position, inserting it at the end when new.
+    @discardableResult
+    mutating func insert(_ key: Int32) -> (position: Int, inserted: Bool) {
+        if (keys.count + 1) * 2 > buckets.count { grow() }
+        let mask = buckets.count - 1
+        var bucket = bucket(of: key)
+        while true {
+            let stored = Int(buckets[bucket])
+            if stored == 0 { break }
+            if keys[stored - 1] == key { return (stored - 1, false) }
+            bucket = (bucket + 1) & mask
+        }
+        keys.append(key)
+        buckets[bucket] = Int32(keys.count)
+        return (keys.count - 1, true)
+    }
+
+    private mutating func grow() {
+        shift -= 1
+        buckets = [Int32](repeating: 0, count: buckets.count * 2)
+        let mask = buckets.count - 1
+        for (position, key) in keys.enumerated() {
+            var bucket = bucket(of: key)
+            while buckets[bucket] != 0 { bucket = (bucket + 1) & mask }
+            buckets[bucket] = Int32(position + 1)
+        }
+    }
+}
+
+/// Scores accumulated per item in first-touch order (a source's raw scores before normalisation).
+struct SlotScores {
+    private(set) var index: SlotIndex
+    private(set) var scores: [Double] = []
+
+    init(expectedCount: Int) {
+        index = SlotIndex(expectedCount: expectedCount)
+        scores.reserveCapacity(expectedCount)
+    }
+
+    var keys: [Int32] { index.keys }
+    var count: Int { index.count }
+
+    /// Adds `value` to the key's score; returns the key's position.
+    @discardableResult
+    mutating func add(_ key: Int32, _ value: Double) -> Int {
+        let (position, inserted) = index.insert(key)
+        if inserted { scores.append(value) } else { scores[position] += value }
+        return position
+    }
+
+    func score(of key: Int32) -> Double? { index.position(of: key).map { scores[$0] } }
+}
+
+extension SlotScores {
+    /// Adds `value` to the key's score when the key is present; returns whether it was.
+    mutating func addIfPresent(_ key: Int32, _ value: Double) -> Bool {
+        guard let position = index.position(of: key) else { return false }
+        scores[position] += value
+        return true
+    }
+}
+
+/// The candidates of one recommend call with their per-source scores, in first-touch order.
+struct CandidateSet {
+    private(set) var index = SlotIndex(expectedCount: 1024)
+    var values: [Candidate] = []
+
+    init() { values.reserveCapacity(1024) }
+
+    var items: [Int32] { index.keys }
+
+    /// The item's position, adding an empty candidate when new.
+    mutating func position(adding item: Int32) -> Int {
+        let (position, inserted) = index.insert(item)
+        if inserted { values.append(Candidate()) }
+        return position
+    }
+
+    func position(of item: Int32) -> Int? { index.position(of: item) }
+}
