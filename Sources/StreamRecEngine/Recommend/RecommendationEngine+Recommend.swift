@@ -33,6 +33,8 @@ extension RecommendationEngine {
         userID: String, sessionID: String? = nil, k: Int, filters: RecommendationFilters = RecommendationFilters()
     ) -> [Recommendation] {
         guard k > 0 else { return [] }
+        // No list can be longer than the catalogue; the clamp also keeps `k * 5` below from overflowing.
+        let k = min(k, max(itemCount, 1))
         var candidates = CandidateSet()
         let blend = configuration.blend
         let user = userTable.slot(of: userID)
