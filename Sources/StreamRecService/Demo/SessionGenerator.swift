@@ -1,4 +1,5 @@
 import Foundation
+import StreamRecEngine
 
 /// One generated event in the input schema (`docs/events.md`); nil fields are omitted from the JSON.
 public struct GeneratedEvent: Sendable, Equatable, Codable {
@@ -168,23 +169,3 @@ public struct SessionGenerator: Sendable {
     }
 }
 
-/// A small, fast, seedable generator (SplitMix64) so demo streams are reproducible on every platform.
-struct SplitMix64: Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..<bound (bound > 0); the modulo bias is negligible for the small bounds used here.
-    mutating func next(below bound: UInt64) -> UInt64 { next() % bound }
-
-    /// Uniform in [0, 1).
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}
