@@ -27,7 +27,7 @@ struct SubscribeCommand: AsyncParsableCommand {
     @Option(help: "Exit after printing this many messages.")
     var maxMessages: Int?
 
-    @Option(help: "Exit after this many seconds without a message.")
+    @Option(help: "Exit after this many seconds without a message, counted from when partitions are assigned.")
     var idleTimeout: Double?
 
     func run() async throws {
@@ -43,6 +43,10 @@ struct SubscribeCommand: AsyncParsableCommand {
         var lastMessage = ContinuousClock.now
         reading: while !Task.isCancelled {
             let events = try await consumer.poll(maxEvents: 500, timeout: .milliseconds(200))
+            // Joining the group takes seconds; the idle clock starts once there is something to read.
+            if events.contains(where: { if case .partitionsAssigned = $0 { true } else { false } }) {
+                lastMessage = ContinuousClock.now
+            }
             for case .record(let record) in events {
                 lastMessage = ContinuousClock.now
                 guard let value = record.value else { continue }

@@ -13,12 +13,15 @@ final class TestCluster: @unchecked Sendable {
     let deadLetterTopic = "dlq-\(UUID().uuidString.prefix(8))"
     let group = "streamrec-test-\(UUID().uuidString.prefix(8))"
     let stateDirectory = NSTemporaryDirectory() + "streamrec-state-\(UUID().uuidString)"
+    let inputPartitions: Int
+    let outputPartitions = 3
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
     init(inputPartitions: Int) throws {
+        self.inputPartitions = inputPartitions
         broker = try EmbeddedKafka(logger: Self.logger)
         try broker.createTopic(inputTopic, partitions: inputPartitions)
-        try broker.createTopic(outputTopic, partitions: 3)
+        try broker.createTopic(outputTopic, partitions: outputPartitions)
         try broker.createTopic(deadLetterTopic, partitions: 1)
         producer = try KafkaProducer(
             configuration: KafkaConfiguration(
@@ -51,6 +54,10 @@ final class TestCluster: @unchecked Sendable {
             environment: ["STREAMREC_CHECKPOINT_INTERVAL": "500ms", "STREAMREC_LOG_LEVEL": "info"].merging(environment) { $1 })
     }
 
+    func partitionCount(_ topic: String) -> Int {
+        topic == inputTopic ? inputPartitions : topic == outputTopic ? outputPartitions : 1
+    }
+
     /// Sends one event keyed by its user; returns where it landed.
     @discardableResult
     func send(_ value: [UInt8]?, key: String?) async throws -> (partition: Int32, offset: Int64) {
@@ -63,7 +70,7 @@ final class TestCluster: @unchecked Sendable {
     }
 
     /// Reads `topic` from the beginning with a private group, accumulating records until `isComplete`
-    /// says so or `timeout` passes (then throws).
+    /// says so and every partition is read to its end, or `timeout` passes (then throws).
     func read(
         _ topic: String, timeout: Duration, until isComplete: ([KafkaRecord]) -> Bool
     ) async throws -> [KafkaRecord] {
@@ -113,27 +120,43 @@ func eventJSON(
 final class TopicReader: @unchecked Sendable {
     let consumer: KafkaConsumer
     let topic: String
+    let partitions: Int
     private(set) var records: [KafkaRecord] = []
 
     init(cluster: TestCluster, topic: String) throws {
         self.topic = topic
+        partitions = cluster.partitionCount(topic)
         consumer = try KafkaConsumer(
             configuration: KafkaConfiguration(bootstrapServers: cluster.broker.bootstrapServers),
             groupID: "reader-\(UUID().uuidString)", logger: TestCluster.logger)
         try consumer.subscribe(topics: [topic])
     }
 
-    /// Everything read so far, once `isComplete` holds for it.
+    /// Everything read so far, once `isComplete` holds for it and every partition is read up to the end it had
+    /// then: a partial read would show some users' older messages as their latest.
     func read(timeout: Duration, until isComplete: ([KafkaRecord]) -> Bool) async throws -> [KafkaRecord] {
         let deadline = ContinuousClock.now + timeout
-        while !isComplete(records) {
+        var ends: [Int32: Int64]?
+        while true {
+            if ends == nil, isComplete(records) { ends = try await endOffsets() }
+            if let ends, ends.allSatisfy({ nextOffsets[$0.key, default: 0] >= $0.value }) { return records }
             guard ContinuousClock.now < deadline else {
                 throw HarnessError("timed out reading \(topic): \(records.count) records so far")
             }
             for case .record(let record) in try await consumer.poll(maxEvents: 5000, timeout: .milliseconds(200)) {
                 records.append(record)
+                nextOffsets[record.partition] = record.offset + 1
             }
         }
-        return records
+    }
+
+    private var nextOffsets: [Int32: Int64] = [:]
+
+    private func endOffsets() async throws -> [Int32: Int64] {
+        var ends: [Int32: Int64] = [:]
+        for partition in 0..<Int32(partitions) {
+            ends[partition] = try await consumer.watermarks(KafkaTopicPartition(topic: topic, partition: partition)).high
+        }
+        return ends
     }
 }
