@@ -65,18 +65,19 @@ public final class KafkaConsumer: Sendable {
         let queue = consumerQueue
         return try await pollQueue.runBlocking {
             recorder.completePendingRevocation(client: client.handle, logger: client.context.logger)
-            let records = client.consumeBatch(
+            var events = client.consumeBatch(
                 queue: queue, maxMessages: max(1, maxEvents), timeoutMilliseconds: Int32(timeout.milliseconds),
-                shouldContinue: { !recorder.hasPendingRevocation })
+                shouldContinue: { !recorder.hasPendingRevocation }, element: KafkaConsumerEvent.record)
             var assigned: [KafkaConsumerEvent] = []
-            var revoked: [KafkaConsumerEvent] = []
             for event in recorder.drainEvents() {
                 switch event {
                 case .assigned(let partitions): assigned.append(.partitionsAssigned(partitions))
-                case .revoked(let partitions): revoked.append(.partitionsRevoked(partitions))
+                case .revoked(let partitions): events.append(.partitionsRevoked(partitions))
                 }
             }
-            return assigned + records.map(KafkaConsumerEvent.record) + revoked
+            // Rare (a rebalance): only then is the batch moved.
+            if !assigned.isEmpty { events.insert(contentsOf: assigned, at: 0) }
+            return events
         }
     }
 

@@ -103,6 +103,37 @@ struct EmbeddedKafkaTests {
         await producer.close()
     }
 
+    /// The cause of `bench kafka`'s "stall" at 1M messages: unkeyed messages overfilled some partitions, the
+    /// mock dropped their oldest records, and a consumer waiting for all of them waited forever. The bench now
+    /// keys its messages and checks the low watermarks, which is what this pins down.
+    @Test("a partition past the mock's ~5 MB drops its oldest records; the low watermark says where the rest start")
+    func fullPartitionDropsOldestRecords() async throws {
+        let kafka = try EmbeddedKafka(logger: testLogger())
+        let topic = uniqueName("full")
+        try kafka.createTopic(topic, partitions: 1)
+        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let total = 64
+        for index in 0..<total {
+            try await producer.enqueue(topic: topic, key: nil, value: [UInt8](repeating: UInt8(index), count: 100_000))
+        }
+        try await producer.flush(timeout: .seconds(30))
+        await producer.close()
+
+        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        let (low, high) = try await consumer.watermarks(KafkaTopicPartition(topic: topic, partition: 0))
+        #expect(high == Int64(total))
+        #expect(low > 0)
+        #expect(low < Int64(total))
+        // Reading from the beginning yields what is left, starting at the low watermark: waiting for all
+        // `total` records would never end.
+        try consumer.subscribe(topics: [topic])
+        let records = try await consumeRecords(consumer, count: total - Int(low))
+        #expect(records.first?.offset == low)
+        #expect(records.first?.value?.first == UInt8(low))
+        #expect(records.count == total - Int(low))
+        try await consumer.close()
+    }
+
     @Test("throughput is computed between two statistics")
     func throughputBetweenStatistics() throws {
         func json(ts: Int, tx: Int, rx: Int, lag: Int) -> [UInt8] {

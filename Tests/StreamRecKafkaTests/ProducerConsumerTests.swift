@@ -76,6 +76,35 @@ struct ProducerConsumerTests {
         await producer.close()
     }
 
+    @Test("messages to several topics, interleaved, each land in their own topic in order")
+    func interleavedTopics() async throws {
+        let kafka = try EmbeddedKafka(logger: testLogger())
+        let topics = (0..<3).map { uniqueName("interleaved-\($0)") }
+        for topic in topics { try kafka.createTopic(topic, partitions: 1) }
+        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let perTopic = 100
+        for sequence in 0..<perTopic * topics.count {
+            let topic = topics[sequence % topics.count]
+            try await producer.enqueue(topic: topic, key: nil, value: "\(topic)/\(sequence)".bytes)
+        }
+        try await producer.flush(timeout: .seconds(30))
+        // A topic first seen by `send` after others were used.
+        let late = uniqueName("interleaved-late")
+        try kafka.createTopic(late, partitions: 1)
+        let (_, offset) = try await producer.send(topic: late, key: nil, value: "late".bytes)
+        #expect(offset == 0)
+        await producer.close()
+
+        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        try consumer.subscribe(topics: topics)
+        let records = try await consumeRecords(consumer, count: perTopic * topics.count)
+        for (index, topic) in topics.enumerated() {
+            let values = records.filter { $0.topic == topic }.map { $0.value?.text ?? "" }
+            #expect(values == stride(from: index, to: perTopic * topics.count, by: topics.count).map { "\(topic)/\($0)" })
+        }
+        try await consumer.close()
+    }
+
     @Test("send returns the partition and offset of the delivered message")
     func sendReportsPosition() async throws {
         let kafka = try EmbeddedKafka(logger: testLogger())

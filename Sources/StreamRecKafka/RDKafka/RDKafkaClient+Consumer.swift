@@ -20,32 +20,36 @@ extension RDKafkaClient {
     /// Reads up to `maxMessages` records: waits up to `timeoutMilliseconds` for the first, then takes only what
     /// is already fetched. Serves callbacks (rebalance, errors, statistics). Blocks; call on the poll queue.
     ///
-    /// - Parameter shouldContinue: checked after the first message; returning false ends the batch early
-    ///   (a revocation was recorded).
-    func consumeBatch(
-        queue: RDKafkaQueue, maxMessages: Int, timeoutMilliseconds: Int32, shouldContinue: () -> Bool
-    ) -> [KafkaRecord] {
-        var records: [KafkaRecord] = []
+    /// - Parameters:
+    ///   - shouldContinue: checked after the first message; returning false ends the batch early
+    ///     (a revocation was recorded).
+    ///   - element: wraps each record, so the caller's array is built once.
+    func consumeBatch<Element>(
+        queue: RDKafkaQueue, maxMessages: Int, timeoutMilliseconds: Int32, shouldContinue: () -> Bool,
+        element: (KafkaRecord) -> Element
+    ) -> [Element] {
+        var records: [Element] = []
         var topicNames = TopicNameCache()
         guard let first = rd_kafka_consumer_poll(handle, timeoutMilliseconds) else { return records }
-        append(first, to: &records, topicNames: &topicNames)
+        if let record = decodedRecord(first, topicNames: &topicNames) { records.append(element(record)) }
         rd_kafka_message_destroy(first)
         guard maxMessages > 1, shouldContinue() else { return records }
 
-        var messages = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: maxMessages - 1)
-        let count = rd_kafka_consume_batch_queue(queue.pointer, 0, &messages, messages.count)
-        for message in messages[0..<max(count, 0)] {
-            guard let message else { continue }
-            append(message, to: &records, topicNames: &topicNames)
-            rd_kafka_message_destroy(message)
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<rd_kafka_message_t>?.self, capacity: maxMessages - 1) {
+            messages in
+            let count = max(0, rd_kafka_consume_batch_queue(queue.pointer, 0, messages.baseAddress, messages.count))
+            records.reserveCapacity(1 + count)
+            for message in messages[0..<count] {
+                guard let message else { continue }
+                if let record = decodedRecord(message, topicNames: &topicNames) { records.append(element(record)) }
+                rd_kafka_message_destroy(message)
+            }
         }
         return records
     }
 
-    private func append(
-        _ message: UnsafeMutablePointer<rd_kafka_message_t>, to records: inout [KafkaRecord],
-        topicNames: inout TopicNameCache
-    ) {
+    /// The record in `message`, or nil (logged) for a consumer error.
+    private func decodedRecord(_ message: UnsafeMutablePointer<rd_kafka_message_t>, topicNames: inout TopicNameCache) -> KafkaRecord? {
         let topic = topicNames.name(of: message.pointee.rkt)
         guard message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             // Consumer errors (unknown topic, broker gone, partition EOF) are informational: librdkafka recovers.
@@ -57,9 +61,9 @@ extension RDKafkaClient {
                         "error": "\(KafkaError(librdkafka: message.pointee.err))",
                     ])
             }
-            return
+            return nil
         }
-        records.append(Self.record(message, topic: topic))
+        return Self.record(message, topic: topic)
     }
 
     static func record(_ message: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> KafkaRecord {

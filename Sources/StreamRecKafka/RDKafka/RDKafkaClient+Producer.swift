@@ -1,4 +1,5 @@
 import CRdKafka
+import Synchronization
 
 extension RDKafkaClient {
     struct DeliveryReport {
@@ -10,6 +11,9 @@ extension RDKafkaClient {
     }
 
     /// Queues one message; never blocks. librdkafka copies key, value and headers.
+    ///
+    /// The topic goes by its cached handle: naming it would make librdkafka look it up (under its client lock)
+    /// for every message.
     ///
     /// `messageID` travels as the message's opaque pointer (an integer, not an object, so nothing needs freeing)
     /// and comes back in its ``DeliveryReport``.
@@ -27,50 +31,42 @@ extension RDKafkaClient {
                 }
             }
         }
-        let error: OpaquePointer? = topic.withCString { topicName in
-            withBytes(key) { keyPointer, keyCount in
-                withBytes(value) { valuePointer, valueCount in
-                    var fields: [rd_kafka_vu_t] = []
-                    fields.reserveCapacity(7)
-                    var field = rd_kafka_vu_t()
-                    field.vtype = RD_KAFKA_VTYPE_TOPIC
-                    field.u.cstr = topicName
-                    fields.append(field)
-                    field = rd_kafka_vu_t()
-                    field.vtype = RD_KAFKA_VTYPE_MSGFLAGS
-                    field.u.i = RD_KAFKA_MSG_F_COPY
-                    fields.append(field)
-                    field = rd_kafka_vu_t()
-                    field.vtype = RD_KAFKA_VTYPE_OPAQUE
-                    field.u.ptr = UnsafeMutableRawPointer(bitPattern: messageID)
-                    fields.append(field)
+        let topicHandle = try topicHandles.handle(for: topic, client: handle)
+        let error: OpaquePointer? = withBytes(key) { keyPointer, keyCount in
+            withBytes(value) { valuePointer, valueCount in
+                // On the stack: this runs once per message.
+                withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 7) { fields in
+                    var count = 0
+                    func add(_ type: rd_kafka_vtype_t, _ set: (inout rd_kafka_vu_t) -> Void) {
+                        var field = rd_kafka_vu_t()
+                        field.vtype = type
+                        set(&field)
+                        fields.initializeElement(at: count, to: field)
+                        count += 1
+                    }
+                    add(RD_KAFKA_VTYPE_RKT) { $0.u.rkt = topicHandle }
+                    add(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
+                    add(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = UnsafeMutableRawPointer(bitPattern: messageID) }
                     if let keyPointer {
-                        field = rd_kafka_vu_t()
-                        field.vtype = RD_KAFKA_VTYPE_KEY
-                        field.u.mem.ptr = UnsafeMutableRawPointer(mutating: keyPointer)
-                        field.u.mem.size = keyCount
-                        fields.append(field)
+                        add(RD_KAFKA_VTYPE_KEY) {
+                            $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: keyPointer)
+                            $0.u.mem.size = keyCount
+                        }
                     }
                     if let valuePointer {
-                        field = rd_kafka_vu_t()
-                        field.vtype = RD_KAFKA_VTYPE_VALUE
-                        field.u.mem.ptr = UnsafeMutableRawPointer(mutating: valuePointer)
-                        field.u.mem.size = valueCount
-                        fields.append(field)
+                        add(RD_KAFKA_VTYPE_VALUE) {
+                            $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: valuePointer)
+                            $0.u.mem.size = valueCount
+                        }
                     }
                     if let timestampMilliseconds {
-                        field = rd_kafka_vu_t()
-                        field.vtype = RD_KAFKA_VTYPE_TIMESTAMP
-                        field.u.i64 = timestampMilliseconds
-                        fields.append(field)
+                        add(RD_KAFKA_VTYPE_TIMESTAMP) { $0.u.i64 = timestampMilliseconds }
                     }
                     if let headerList {
-                        field = rd_kafka_vu_t()
-                        field.vtype = RD_KAFKA_VTYPE_HEADERS
-                        field.u.headers = headerList
-                        fields.append(field)
+                        add(RD_KAFKA_VTYPE_HEADERS) { $0.u.headers = headerList }
                     }
-                    return rd_kafka_produceva(handle, fields, fields.count)
+                    defer { fields.baseAddress!.deinitialize(count: count) }
+                    return rd_kafka_produceva(handle, fields.baseAddress, count)
                 }
             }
         }
@@ -137,6 +133,37 @@ extension RDKafkaClient {
     var outQueueLength: Int { Int(rd_kafka_outq_len(handle)) }
 
     func mainQueue() -> RDKafkaQueue { RDKafkaQueue(owning: rd_kafka_queue_get_main(handle)) }
+}
+
+/// The producer's `rd_kafka_topic_t` handles, one per topic, made on first use and kept for the client's life.
+///
+/// Handles are thread-safe and reference-counted by librdkafka; ``destroyAll()`` must run before
+/// `rd_kafka_destroy`, which ``RDKafkaClient`` does in its `deinit`.
+final class RDKafkaTopicHandles: Sendable {
+    private let handles = Mutex<[String: SendableTopicHandle]>([:])
+
+    private struct SendableTopicHandle: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    func handle(for topic: String, client: OpaquePointer) throws -> OpaquePointer {
+        let handle: SendableTopicHandle = try handles.withLock { handles in
+            if let known = handles[topic] { return known }
+            guard let created = rd_kafka_topic_new(client, topic, nil) else {
+                throw KafkaError(librdkafka: rd_kafka_last_error(), context: "topic handle for '\(topic)'")
+            }
+            handles[topic] = SendableTopicHandle(pointer: created)
+            return SendableTopicHandle(pointer: created)
+        }
+        return handle.pointer
+    }
+
+    func destroyAll() {
+        handles.withLock { handles in
+            for handle in handles.values { rd_kafka_topic_destroy(handle.pointer) }
+            handles = [:]
+        }
+    }
 }
 
 /// Owns a reference to an `rd_kafka_queue_t`.

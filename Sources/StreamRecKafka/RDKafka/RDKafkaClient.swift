@@ -54,6 +54,8 @@ final class RDKafkaClient: @unchecked Sendable {
     let context: RDKafkaClientContext
     /// librdkafka's client instance name, e.g. `rdkafka#producer-1`.
     let name: String
+    /// Producers' topic handles (empty for other clients).
+    let topicHandles = RDKafkaTopicHandles()
 
     /// Producers report deliveries, errors and statistics as events on the main queue, drained in batches.
     static func makeProducer(properties: [String: String], logger: Logger) throws -> RDKafkaClient {
@@ -103,6 +105,8 @@ final class RDKafkaClient: @unchecked Sendable {
         // rd_kafka_destroy closes an unclosed consumer itself and waits for the revocation; with nobody left
         // to poll, the recorder must give partitions up at once.
         context.rebalance?.beginClosing(client: handle, logger: context.logger)
+        // Topic handles must be released before their client.
+        topicHandles.destroyAll()
         // Joins librdkafka's threads; no callback reaches `context` afterwards.
         rd_kafka_destroy(handle)
     }
