@@ -2,16 +2,23 @@ import ArgumentParser
 import Foundation
 import Logging
 import StreamRecKafka
+import Synchronization
 
 /// `streamrec bench kafka`: our producer and consumer next to kcat, on one embedded broker, in one run.
 ///
 /// Method: each side gets its own topic with enough partitions that the mock broker keeps every message
-/// (it keeps only the last few MB per partition), so produce and consume are measured as separate phases:
-/// - produce: ours enqueues N messages and flushes; kcat runs `kcat -P -l FILE` over a file of the same N
-///   messages. Both are timed until every message is acknowledged.
+/// (it keeps only the last ~5 MB per partition), so produce and consume are measured as separate phases:
+/// - produce: ours enqueues N keyed messages and flushes; kcat runs `kcat -P -K TAB -l FILE` over a file of the
+///   same N messages, once with our producer's settings (idempotence on: the headline) and once with its own
+///   defaults (reference). All are timed until every message is acknowledged, and every partition is then checked
+///   to hold all its messages.
 /// - consume: ours subscribes as a consumer group and polls batches until N records, timed from the moment
 ///   the group assigns the partitions (the mock's ~3 s join delay is not throughput); kcat runs
-///   `kcat -C -o beginning -e -q` to end of every partition, timed as a whole process.
+///   `kcat -C -o beginning -e -q` (no group) to the end of every partition, timed as a whole process.
+///
+/// Keys are the messages' sequence numbers, so the default partitioner spreads them evenly. Without keys
+/// librdkafka's sticky partitioner fills one partition at a time, some partitions outgrow what the mock keeps,
+/// and a consumer waiting for all N messages waits forever: that was the 1M run's "stall".
 struct BenchKafkaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kafka",
@@ -21,26 +28,33 @@ struct BenchKafkaCommand: AsyncParsableCommand {
     @Option(help: "Messages per side and direction.")
     var messages: Int = 1_000_000
 
-    @Option(help: "Bytes per message value.")
+    @Option(help: "Bytes per message value (each message also has a 10-byte key).")
     var size: Int = 200
 
-    @Option(help: "Partitions per topic; enough that the mock keeps every message (it keeps ~4 MB per partition).")
+    @Option(help: "Partitions per topic; enough that the mock keeps every message (it keeps ~5 MB per partition).")
     var partitions: Int = 128
 
     @Option(help: "Path of the kcat executable.")
     var kcat: String = "/usr/bin/kcat"
 
+    @Option(help: "Seconds without progress after which a phase fails, naming where it stopped.")
+    var stallSeconds: Int = 30
+
+    private static let keyLength = 10
+
     func validate() throws {
         guard messages > 0, size >= 12 else { throw ValidationError("--messages must be > 0 and --size >= 12") }
-        guard partitions > 0 else { throw ValidationError("--partitions must be > 0") }
+        guard partitions > 0, stallSeconds > 0 else { throw ValidationError("--partitions and --stall-seconds must be > 0") }
+        guard messages < 10_000_000_000 else { throw ValidationError("--messages must have at most 10 digits") }
         guard FileManager.default.isExecutableFile(atPath: kcat) else {
             throw ValidationError("kcat not found at \(kcat): install it (apt-get install kcat) or pass --kcat PATH")
         }
-        let perPartitionBytes = messages / partitions * (size + 70)
+        // Keys spread evenly; 70 B covers the record and batch overhead, with room for uneven partitions.
+        let perPartitionBytes = (messages / partitions + 1) * (size + Self.keyLength + 70)
         guard perPartitionBytes < 4_000_000 else {
             throw ValidationError(
                 "\(messages) messages of \(size) B over \(partitions) partitions exceed what the mock keeps per "
-                    + "partition (~4 MB): raise --partitions")
+                    + "partition (~5 MB): raise --partitions")
         }
     }
 
@@ -48,55 +62,88 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         var logger = Logger(label: "streamrec.bench.kafka")
         logger.logLevel = .warning
         let kafka = try EmbeddedKafka(brokers: 1, logger: logger)
+        defer { kafka.shutdown() }
         let configuration = KafkaConfiguration(bootstrapServers: kafka.bootstrapServers)
         let ourTopic = "bench-streamrec"
         let kcatTopic = "bench-kcat"
-        try kafka.createTopic(ourTopic, partitions: partitions)
-        try kafka.createTopic(kcatTopic, partitions: partitions)
-        print("embedded broker \(kafka.bootstrapServers), \(messages) messages of \(size) B, \(partitions) partitions per topic")
+        let kcatDefaultsTopic = "bench-kcat-defaults"
+        for topic in [ourTopic, kcatTopic, kcatDefaultsTopic] {
+            try kafka.createTopic(topic, partitions: partitions)
+        }
+        print("embedded broker \(kafka.bootstrapServers), \(messages) messages of \(Self.keyLength) B key + \(size) B "
+            + "value, \(partitions) partitions per topic")
 
-        // The same payloads for both: a 10-digit sequence number padded with letters.
+        // The same messages for both: key and value start with a 10-digit sequence number.
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("streamrec-bench-\(getpid()).txt")
         defer { try? FileManager.default.removeItem(at: file) }
         try writeMessageFile(to: file)
 
         let ourProduce = try await produceWithOurs(configuration: configuration, topic: ourTopic, logger: logger)
-        let kcatProduce = try await timeKcat(["-P", "-b", kafka.bootstrapServers, "-t", kcatTopic, "-l", file.path])
+        try await checkComplete(ourTopic, producer: "streamrec", configuration: configuration, logger: logger)
+        let kcatProduce = try await timeKcat(
+            "produce (idempotent)",
+            ["-P", "-b", kafka.bootstrapServers, "-t", kcatTopic, "-K", "\t", "-l", file.path,
+             "-X", "enable.idempotence=true"])
+        try await checkComplete(kcatTopic, producer: "kcat", configuration: configuration, logger: logger)
+        let kcatDefaultsProduce = try await timeKcat(
+            "produce (defaults)", ["-P", "-b", kafka.bootstrapServers, "-t", kcatDefaultsTopic, "-K", "\t", "-l", file.path])
+        try await checkComplete(kcatDefaultsTopic, producer: "kcat", configuration: configuration, logger: logger)
         let ourConsume = try await consumeWithOurs(configuration: configuration, topic: ourTopic, logger: logger)
-        let kcatConsume = try await timeKcat(["-C", "-b", kafka.bootstrapServers, "-t", kcatTopic, "-o", "beginning", "-e", "-q"])
-
-        let kcatTopicCount = try await countMessages(in: kcatTopic, configuration: configuration, logger: logger)
-        guard kcatTopicCount == Int64(messages) else {
-            throw ValidationError("kcat produced \(kcatTopicCount) messages, expected \(messages)")
-        }
+        let kcatConsume = try await timeKcat(
+            "consume", ["-C", "-b", kafka.bootstrapServers, "-t", kcatTopic, "-o", "beginning", "-e", "-q"])
 
         print("")
-        printRow("", "msgs/s", "MB/s", "seconds")
+        printRow("", "msgs/s", "MB/s", "seconds", "CPU s")
         report("produce  streamrec", ourProduce)
         report("produce  kcat", kcatProduce)
+        report("produce  kcat (defaults)", kcatDefaultsProduce)
         report("consume  streamrec", ourConsume)
         report("consume  kcat", kcatConsume)
-        print(String(format: "ratio produce %.2f×, consume %.2f× (streamrec / kcat; goal ≥ 0.8)",
-            kcatProduce / ourProduce, kcatConsume / ourConsume))
-        kafka.shutdown()
+        print(String(format: "ratio produce %.2f× (%.2f× kcat's defaults), consume %.2f× (streamrec / kcat; goal ≥ 0.8)",
+            kcatProduce.seconds / ourProduce.seconds, kcatDefaultsProduce.seconds / ourProduce.seconds,
+            kcatConsume.seconds / ourConsume.seconds))
+        print(String(format: "CPU per message, streamrec / kcat: produce %.2f×, consume %.2f× (CPU s include the in-process broker)",
+            ourProduce.cpuSeconds / kcatProduce.cpuSeconds, ourConsume.cpuSeconds / kcatConsume.cpuSeconds))
     }
 
-    /// Sum of the high watermarks: what kcat's producer got acknowledged.
-    private func countMessages(in topic: String, configuration: KafkaConfiguration, logger: Logger) async throws -> Int64 {
+    /// Wall and CPU time of one phase. CPU time is this process's (the broker runs in it) plus kcat's.
+    private struct Measurement {
+        var seconds: Double
+        var cpuSeconds: Double
+    }
+
+    /// Fails unless every partition of `topic` still holds all its messages (low watermark 0, N in total): the
+    /// consume phase waits for exactly N.
+    private func checkComplete(
+        _ topic: String, producer: String, configuration: KafkaConfiguration, logger: Logger
+    ) async throws {
         let probe = try KafkaConsumer(configuration: configuration, groupID: "bench-check", logger: logger)
-        var count: Int64 = 0
+        var total: Int64 = 0
+        var truncated: [String] = []
         for partition in 0..<partitions {
-            count += try await probe.watermarks(KafkaTopicPartition(topic: topic, partition: Int32(partition))).high
+            let topicPartition = KafkaTopicPartition(topic: topic, partition: Int32(partition))
+            let (low, high) = try await probe.watermarks(topicPartition)
+            total += high
+            if low > 0 { truncated.append("\(topicPartition) starts at offset \(low) of \(high)") }
         }
         try await probe.close()
-        return count
+        guard truncated.isEmpty else {
+            throw ValidationError(
+                "the mock dropped the oldest records of \(truncated.count) partitions (\(truncated.prefix(3).joined(separator: "; "))): "
+                    + "raise --partitions")
+        }
+        guard total == Int64(messages) else {
+            throw ValidationError("\(producer) left \(total) messages in \(topic), expected \(messages)")
+        }
     }
 
     private func writeMessageFile(to url: URL) throws {
-        var lines = Data(capacity: messages * (size + 1))
+        var lines = Data(capacity: messages * (Self.keyLength + size + 2))
         var payload = makePayload()
         for sequence in 0..<messages {
             stamp(&payload, sequence)
+            lines.append(contentsOf: payload[0..<Self.keyLength])
+            lines.append(UInt8(ascii: "\t"))
             lines.append(contentsOf: payload)
             lines.append(UInt8(ascii: "\n"))
         }
@@ -109,80 +156,179 @@ struct BenchKafkaCommand: AsyncParsableCommand {
 
     private func stamp(_ payload: inout [UInt8], _ sequence: Int) {
         var value = sequence
-        for index in stride(from: 9, through: 0, by: -1) {
+        for index in stride(from: Self.keyLength - 1, through: 0, by: -1) {
             payload[index] = UInt8(ascii: "0") + UInt8(value % 10)
             value /= 10
         }
     }
 
-    private func produceWithOurs(configuration: KafkaConfiguration, topic: String, logger: Logger) async throws -> Duration {
+    private func produceWithOurs(configuration: KafkaConfiguration, topic: String, logger: Logger) async throws -> Measurement {
         let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        let enqueued = Progress()
+        let total = messages
         var payload = makePayload()
-        let start = ContinuousClock.now
-        for sequence in 0..<messages {
-            stamp(&payload, sequence)
-            try await producer.enqueue(topic: topic, key: nil, value: payload)
-        }
-        try await producer.flush(timeout: .seconds(120))
-        let elapsed = ContinuousClock.now - start
-        await producer.close()
-        return elapsed
-    }
-
-    private func consumeWithOurs(configuration: KafkaConfiguration, topic: String, logger: Logger) async throws -> Duration {
-        let consumer = try KafkaConsumer(configuration: configuration, groupID: "bench-\(getpid())", logger: logger)
-        try consumer.subscribe(topics: [topic])
-        var start: ContinuousClock.Instant?
-        var received = 0
-        var bytes = 0
-        while received < messages {
-            for event in try await consumer.poll(maxEvents: 10_000, timeout: .seconds(1)) {
-                switch event {
-                case .partitionsAssigned: start = start ?? .now
-                case .record(let record):
-                    received += 1
-                    bytes += record.value?.count ?? 0
-                case .partitionsRevoked: break
+        let measurement = try await watching(
+            "streamrec produce",
+            progress: { enqueued.value - producer.inFlightCount },
+            describe: { "\(enqueued.value) of \(total) enqueued, \(producer.inFlightCount) awaiting delivery reports" }
+        ) {
+            try await measure {
+                for sequence in 0..<messages {
+                    stamp(&payload, sequence)
+                    try await producer.enqueue(topic: topic, key: Array(payload[0..<Self.keyLength]), value: payload)
+                    enqueued.increment()
                 }
+                try await producer.flush(timeout: .seconds(Int64(stallSeconds) * 4))
             }
         }
-        let elapsed = ContinuousClock.now - start!
-        guard bytes == messages * size else { throw ValidationError("consumed \(bytes) bytes, expected \(messages * size)") }
-        try await consumer.close()
-        return elapsed
+        await producer.close()
+        return measurement
     }
 
-    /// Runs kcat to completion (stdout discarded) and returns its wall time.
-    private func timeKcat(_ arguments: [String]) async throws -> Duration {
+    private func consumeWithOurs(configuration: KafkaConfiguration, topic: String, logger: Logger) async throws -> Measurement {
+        let consumer = try KafkaConsumer(configuration: configuration, groupID: "bench-\(getpid())", logger: logger)
+        try consumer.subscribe(topics: [topic])
+        let received = Progress()
+        let total = messages
+        let subscribed = ContinuousClock.now
+        var start: (wall: ContinuousClock.Instant, cpu: Double)?
+        var bytes = 0
+        var longestPoll = Duration.zero
+        let end = try await watching(
+            "streamrec consume",
+            progress: { received.value },
+            describe: { "\(received.value) of \(total) records received, \(consumer.assignment.count) partitions assigned" }
+        ) {
+            while received.value < messages {
+                let pollStart = ContinuousClock.now
+                let events = try await consumer.poll(maxEvents: 10_000, timeout: .seconds(1))
+                if start != nil { longestPoll = max(longestPoll, ContinuousClock.now - pollStart) }
+                for event in events {
+                    switch event {
+                    case .partitionsAssigned:
+                        if start == nil {
+                            start = (.now, cpuSeconds())
+                            print("consumer group joined in \(ContinuousClock.now - subscribed) (not timed)")
+                        }
+                    case .record(let record):
+                        received.increment()
+                        bytes += record.value?.count ?? 0
+                    case .partitionsRevoked: break
+                    }
+                }
+            }
+            return (wall: ContinuousClock.now, cpu: cpuSeconds())
+        }
+        guard let start else { throw ValidationError("records arrived without an assignment") }
+        // librdkafka 2.0.2 stops fetching once its queue holds queued.min.messages and only looks again on
+        // its broker thread's next 1 s wake-up: a consumer that drains the queue faster waits here.
+        print("consumer's longest wait for a batch: \(longestPoll) (timed)")
+        guard bytes == messages * size else { throw ValidationError("consumed \(bytes) bytes, expected \(messages * size)") }
+        try await consumer.close()
+        return Measurement(seconds: (end.wall - start.wall).inSeconds, cpuSeconds: end.cpu - start.cpu)
+    }
+
+    /// Runs kcat to completion (stdout discarded) and measures it; kills it and fails if it outlasts the
+    /// stall limit plus 50 µs per message (kcat's progress cannot be watched from here).
+    private func timeKcat(_ phase: String, _ arguments: [String]) async throws -> Measurement {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: kcat)
         process.arguments = arguments
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        let start = ContinuousClock.now
-        try process.run()
-        // waitUntilExit blocks: keep it off the cooperative pool.
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                process.waitUntilExit()
-                continuation.resume()
+        let limit = Duration.seconds(stallSeconds) + .microseconds(50 * messages)
+        let killed = Progress()
+        let timer = DispatchWorkItem {
+            guard process.isRunning else { return }
+            killed.increment()
+            process.terminate()
+        }
+        defer { timer.cancel() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + limit.inSeconds, execute: timer)
+        let measurement = try await measure {
+            // Resumed from Foundation's reaper once kcat has exited (never blocks the cooperative pool).
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                process.terminationHandler = { _ in continuation.resume() }
+                do {
+                    try process.run()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
             }
         }
-        let elapsed = ContinuousClock.now - start
+        guard killed.value == 0 else { throw ValidationError("kcat \(phase) did not finish within \(limit): killed it") }
         guard process.terminationStatus == 0 else {
             throw ValidationError("kcat \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
         }
-        return elapsed
+        return measurement
     }
 
-    private func report(_ label: String, _ elapsed: Duration) {
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let rate = Double(messages) / seconds
+    private func measure(_ body: () async throws -> Void) async throws -> Measurement {
+        let cpuStart = cpuSeconds()
+        let start = ContinuousClock.now
+        try await body()
+        return Measurement(seconds: (ContinuousClock.now - start).inSeconds, cpuSeconds: cpuSeconds() - cpuStart)
+    }
+
+    /// Runs `body` while a watchdog checks `progress` every second. When it has not moved for `--stall-seconds`,
+    /// prints where the phase stopped and exits: a client stuck in a wait cannot be cancelled out of it.
+    private func watching<T: Sendable>(
+        _ phase: String, progress: @escaping @Sendable () -> Int, describe: @escaping @Sendable () -> String,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        let limit = stallSeconds
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var last = progress()
+                var idleSeconds = 0
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    let now = progress()
+                    idleSeconds = now == last ? idleSeconds + 1 : 0
+                    last = now
+                    if idleSeconds >= limit, !Task.isCancelled {
+                        FileHandle.standardError.write(
+                            Data("bench kafka: \(phase) stalled, no progress for \(limit) s: \(describe())\n".utf8))
+                        Foundation.exit(2)
+                    }
+                }
+            }
+            let result = try await body()
+            group.cancelAll()
+            return result
+        }
+    }
+
+    /// CPU time of this process and of its waited-for children (kcat), in seconds.
+    private func cpuSeconds() -> Double {
+        var own = rusage()
+        var children = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &own)
+        getrusage(RUSAGE_CHILDREN.rawValue, &children)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(own.ru_utime) + seconds(own.ru_stime) + seconds(children.ru_utime) + seconds(children.ru_stime)
+    }
+
+    private func report(_ label: String, _ measurement: Measurement) {
+        let rate = Double(messages) / measurement.seconds
         printRow(label, String(format: "%.0f", rate), String(format: "%.1f", rate * Double(size) / 1_000_000),
-            String(format: "%.2f", seconds))
+            String(format: "%.2f", measurement.seconds), String(format: "%.2f", measurement.cpuSeconds))
     }
 
     private func printRow(_ columns: String...) {
-        print(columns.enumerated().map { $0.offset == 0 ? $0.element.padding(toLength: 20, withPad: " ", startingAt: 0)
+        print(columns.enumerated().map { $0.offset == 0 ? $0.element.padding(toLength: 26, withPad: " ", startingAt: 0)
             : String(repeating: " ", count: max(0, 12 - $0.element.count)) + $0.element }.joined())
+    }
+}
+
+/// A counter the measured loop bumps and the watchdog reads.
+private final class Progress: Sendable {
+    private let count = Atomic<Int>(0)
+    var value: Int { count.load(ordering: .relaxed) }
+    func increment() { count.add(1, ordering: .relaxed) }
+}
+
+extension Duration {
+    fileprivate var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

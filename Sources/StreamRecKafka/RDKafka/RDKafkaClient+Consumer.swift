@@ -146,12 +146,15 @@ extension RDKafkaClient {
 /// Topic names by topic handle, so a batch converts each name from C once.
 private struct TopicNameCache {
     private var names: [OpaquePointer: String] = [:]
+    /// Consecutive records mostly share a topic: this skips the hash lookup for them.
+    private var last: (topic: OpaquePointer, name: String)?
 
     mutating func name(of topic: OpaquePointer?) -> String {
         guard let topic else { return "" }
-        if let name = names[topic] { return name }
-        let name = String(cString: rd_kafka_topic_name(topic))
+        if let last, last.topic == topic { return last.name }
+        let name = names[topic] ?? String(cString: rd_kafka_topic_name(topic))
         names[topic] = name
+        last = (topic, name)
         return name
     }
 }
