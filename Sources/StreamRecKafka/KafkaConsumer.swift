@@ -17,8 +17,8 @@ public enum KafkaConsumerEvent: Sendable {
 /// A consumer-group member over librdkafka that commits only what the caller says it has processed.
 ///
 /// `enable.auto.commit` and `enable.auto.offset.store` are forced off: offsets move only through
-/// ``commit(_:)``, so a crash replays unprocessed records instead of losing them. `auto.offset.reset` defaults to
-/// `earliest`. The blocking poll and every other blocking librdkafka call run on this consumer's own dispatch
+/// ``commit(_:)``, so a crash replays unprocessed records instead of losing them. Other defaults:
+/// ``defaultProperties``. The blocking poll and every other blocking librdkafka call run on this consumer's own dispatch
 /// queues, never on Swift's cooperative pool; librdkafka's rebalance callback runs inside that poll.
 public final class KafkaConsumer: Sendable {
     private let client: RDKafkaClient
@@ -36,11 +36,24 @@ public final class KafkaConsumer: Sendable {
     /// Bounds each broker query (committed, watermarks, offsets for times, seek).
     private let queryTimeoutMilliseconds: Int32 = 10_000
 
+    /// librdkafka properties this consumer sets unless the configuration does.
+    ///
+    /// - `auto.offset.reset=earliest`: a new group starts at the oldest record.
+    /// - `queued.min.messages=1000000`: librdkafka 2.0.2 stops fetching once its queue holds this many
+    ///   messages and looks again only at its broker thread's next wake-up, up to 1 s later (newer versions have
+    ///   `fetch.queue.backoff.ms` for this). At the default 100 000, a consumer faster than 100 000 records per
+    ///   second idles for the rest of each such second; with the count raised, the prefetch is bounded by
+    ///   `queued.max.messages.kbytes` (64 MB) instead.
+    public static let defaultProperties: [String: String] = [
+        "auto.offset.reset": "earliest",
+        "queued.min.messages": "1000000",
+    ]
+
     public init(configuration: KafkaConfiguration, groupID: String, logger: Logger) throws {
         self.configuration = configuration
         self.groupID = groupID
         let properties = configuration.librdkafkaProperties(
-            defaults: ["auto.offset.reset": "earliest"],
+            defaults: Self.defaultProperties,
             overrides: ["group.id": groupID, "enable.auto.commit": "false", "enable.auto.offset.store": "false"])
         client = try RDKafkaClient.makeConsumer(properties: properties, logger: logger)
         recorder = client.context.rebalance!

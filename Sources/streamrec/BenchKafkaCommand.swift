@@ -14,7 +14,8 @@ import Synchronization
 ///   to hold all its messages.
 /// - consume: ours subscribes as a consumer group and polls batches until N records, timed from the moment
 ///   the group assigns the partitions (the mock's ~3 s join delay is not throughput); kcat runs
-///   `kcat -C -o beginning -e -q` (no group) to the end of every partition, timed as a whole process.
+///   `kcat -C -o beginning -e -q` (no group) with our consumer's librdkafka defaults (`-X`) to the end of every
+///   partition, timed as a whole process.
 ///
 /// Keys are the messages' sequence numbers, so the default partitioner spreads them evenly. Without keys
 /// librdkafka's sticky partitioner fills one partition at a time, some partitions outgrow what the mock keeps,
@@ -40,10 +41,26 @@ struct BenchKafkaCommand: AsyncParsableCommand {
     @Option(help: "Seconds without progress after which a phase fails, naming where it stopped.")
     var stallSeconds: Int = 30
 
+    @Option(
+        name: .customLong("property"),
+        help: "A librdkafka property KEY=VALUE for both sides: our clients and every kcat run (-X); repeatable.")
+    var properties: [String] = []
+
+    /// `--property` as pairs, in order.
+    private var propertyPairs: [(key: String, value: String)] {
+        properties.compactMap { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+        }
+    }
+
     private static let keyLength = 10
 
     func validate() throws {
         guard messages > 0, size >= 12 else { throw ValidationError("--messages must be > 0 and --size >= 12") }
+        guard propertyPairs.count == properties.count else {
+            throw ValidationError("--property takes KEY=VALUE, got \(properties)")
+        }
         guard partitions > 0, stallSeconds > 0 else { throw ValidationError("--partitions and --stall-seconds must be > 0") }
         guard messages < 10_000_000_000 else { throw ValidationError("--messages must have at most 10 digits") }
         guard FileManager.default.isExecutableFile(atPath: kcat) else {
@@ -63,13 +80,16 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         logger.logLevel = .warning
         let kafka = try EmbeddedKafka(brokers: 1, logger: logger)
         defer { kafka.shutdown() }
-        let configuration = KafkaConfiguration(bootstrapServers: kafka.bootstrapServers)
+        let configuration = KafkaConfiguration(
+            bootstrapServers: kafka.bootstrapServers,
+            properties: Dictionary(propertyPairs, uniquingKeysWith: { _, last in last }))
         let ourTopic = "bench-streamrec"
         let kcatTopic = "bench-kcat"
         let kcatDefaultsTopic = "bench-kcat-defaults"
         for topic in [ourTopic, kcatTopic, kcatDefaultsTopic] {
             try kafka.createTopic(topic, partitions: partitions)
         }
+        if !properties.isEmpty { print("both sides with \(properties.joined(separator: ", "))") }
         print("embedded broker \(kafka.bootstrapServers), \(messages) messages of \(Self.keyLength) B key + \(size) B "
             + "value, \(partitions) partitions per topic")
 
@@ -89,8 +109,11 @@ struct BenchKafkaCommand: AsyncParsableCommand {
             "produce (defaults)", ["-P", "-b", kafka.bootstrapServers, "-t", kcatDefaultsTopic, "-K", "\t", "-l", file.path])
         try await checkComplete(kcatDefaultsTopic, producer: "kcat", configuration: configuration, logger: logger)
         let ourConsume = try await consumeWithOurs(configuration: configuration, topic: ourTopic, logger: logger)
+        // kcat consumes with our consumer's librdkafka defaults too (-X), so both fetch alike.
         let kcatConsume = try await timeKcat(
-            "consume", ["-C", "-b", kafka.bootstrapServers, "-t", kcatTopic, "-o", "beginning", "-e", "-q"])
+            "consume",
+            ["-C", "-b", kafka.bootstrapServers, "-t", kcatTopic, "-o", "beginning", "-e", "-q"]
+                + KafkaConsumer.defaultProperties.sorted { $0.key < $1.key }.flatMap { ["-X", "\($0.key)=\($0.value)"] })
 
         print("")
         printRow("", "msgs/s", "MB/s", "seconds", "CPU s")
@@ -233,7 +256,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
     private func timeKcat(_ phase: String, _ arguments: [String]) async throws -> Measurement {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: kcat)
-        process.arguments = arguments
+        process.arguments = arguments + propertyPairs.flatMap { ["-X", "\($0.key)=\($0.value)"] }
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         let limit = Duration.seconds(stallSeconds) + .microseconds(50 * messages)
         let killed = Progress()
