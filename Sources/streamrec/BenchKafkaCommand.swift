@@ -217,6 +217,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         var start: (wall: ContinuousClock.Instant, cpu: Double)?
         var bytes = 0
         var longestPoll = Duration.zero
+        var longestPollAfter = 0
         let end = try await watching(
             "streamrec consume",
             progress: { received.value },
@@ -225,7 +226,10 @@ struct BenchKafkaCommand: AsyncParsableCommand {
             while received.value < messages {
                 let pollStart = ContinuousClock.now
                 let events = try await consumer.poll(maxEvents: 10_000, timeout: .seconds(1))
-                if start != nil { longestPoll = max(longestPoll, ContinuousClock.now - pollStart) }
+                if start != nil, ContinuousClock.now - pollStart > longestPoll {
+                    longestPoll = ContinuousClock.now - pollStart
+                    longestPollAfter = received.value
+                }
                 for event in events {
                     switch event {
                     case .partitionsAssigned:
@@ -245,7 +249,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         guard let start else { throw ValidationError("records arrived without an assignment") }
         // librdkafka 2.0.2 stops fetching once its queue holds queued.min.messages and only looks again on
         // its broker thread's next 1 s wake-up: a consumer that drains the queue faster waits here.
-        print("consumer's longest wait for a batch: \(longestPoll) (timed)")
+        print("consumer's longest wait for a batch: \(longestPoll), after \(longestPollAfter) records (timed)")
         guard bytes == messages * size else { throw ValidationError("consumed \(bytes) bytes, expected \(messages * size)") }
         try await consumer.close()
         return Measurement(seconds: (end.wall - start.wall).inSeconds, cpuSeconds: end.cpu - start.cpu)
