@@ -183,7 +183,7 @@ public struct RecommendationEngine: Sendable {
         if isNew {
             if let evicted { removeReferences(toEvictedItem: evicted) }
             var state = ItemState()
-            state.indexSeed = StableHash.fnv1a(id.utf8)
+            state.indexSeed = StableHash.fnv1a(id)
             if Int(slot) == items.count { items.append(state) } else { items[Int(slot)] = state }
         }
         return slot
@@ -219,7 +219,7 @@ public struct RecommendationEngine: Sendable {
     /// The session serial for the user's session `id`, opening a new one when it is not among the user's
     /// recent sessions (or has left the session store).
     private mutating func session(of user: Int32, id: String, at time: Int64) -> UInt32 {
-        let hash = StableHash.fnv1a(id.utf8)
+        let hash = StableHash.fnv1a(id)
         if let serial = users[Int(user)].sessions.last(where: { $0.hash == hash })?.serial, sessions.contains(serial) {
             users[Int(user)].noteSession(hash: hash, serial: serial)
             return serial
