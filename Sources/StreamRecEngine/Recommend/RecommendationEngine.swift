@@ -103,8 +103,9 @@ public struct RecommendationEngine: Sendable {
         items[Int(item)].popularity += popularityClock.weight(at: time) * Float(typeWeight)
         if typeWeight < 0 { weakestTrendingIndex = nil }  // a negative weight may sink any trending item
         updateTrending(item)
-        countCoOccurrences(of: item, user: user, typeWeight: typeWeight, at: time)
-        countQueryClick(event, item: item, user: user, typeWeight: typeWeight, at: time)
+        let pairDecay = coOccurrenceClock.weight(at: time)
+        countCoOccurrences(of: item, user: user, typeWeight: typeWeight, decayWeight: pairDecay, at: time)
+        countQueryClick(event, item: item, user: user, typeWeight: typeWeight, decayWeight: pairDecay, at: time)
 
         if sessions.add(item, to: serial, at: time, limit: configuration.capacity.itemsPerSession) {
             items[Int(item)].rememberSession(serial, limit: configuration.capacity.sessionsPerItem)
@@ -124,9 +125,10 @@ public struct RecommendationEngine: Sendable {
 
     /// Pairs the item with the user's previous interactions (both directions, weighted by behaviour and by
     /// 1/distance in the sequence) and grows both items' random-indexing vectors.
-    private mutating func countCoOccurrences(of item: Int32, user: Int32, typeWeight: Double, at time: Int64) {
+    private mutating func countCoOccurrences(
+        of item: Int32, user: Int32, typeWeight: Double, decayWeight: Float, at time: Int64
+    ) {
         let settings = configuration.coOccurrence
-        let decayWeight = coOccurrenceClock.weight(at: time)
         let history = users[Int(user)].history
         let maxGap = Int64(settings.maxGapSeconds * 1000)
         var distance = 0
@@ -147,7 +149,9 @@ public struct RecommendationEngine: Sendable {
     }
 
     /// Search → click: the event's own `query`, else the user's latest search within the click window.
-    private mutating func countQueryClick(_ event: Event, item: Int32, user: Int32, typeWeight: Double, at time: Int64) {
+    private mutating func countQueryClick(
+        _ event: Event, item: Int32, user: Int32, typeWeight: Double, decayWeight: Float, at time: Int64
+    ) {
         var query: Int32?
         if let text = event.query {
             query = touchQuery(text)
@@ -161,7 +165,7 @@ public struct RecommendationEngine: Sendable {
             query = latest.query
         }
         guard let query, queryTable.isLive(query) else { return }
-        let stored = coOccurrenceClock.weight(at: time) * Float(typeWeight)
+        let stored = decayWeight * Float(typeWeight)
         queries[Int(query)].clicks.add(item, weight: stored, capacity: configuration.capacity.countersPerQuery)
         queries[Int(query)].total += stored
         addToVector(of: item, queries[Int(query)].vector,
@@ -311,9 +315,12 @@ public struct RecommendationEngine: Sendable {
 
     // Static so that writing into `items` does not overlap an access to `self` (which would copy the array).
     private static func addIndexVector(seed: UInt64, nonZeros: Int, to vector: inout [Float], scale: Float) {
+        let count = UInt64(vector.count)
+        // The dimensions are usually a power of two: then a mask gives the position the division would.
+        let isPowerOfTwo = count & (count &- 1) == 0
         for nonZero in 0..<nonZeros {
             let hash = StableHash.mix(seed &+ UInt64(nonZero))
-            let position = Int(hash % UInt64(vector.count))
+            let position = Int(isPowerOfTwo ? hash & (count &- 1) : hash % count)
             vector[position] += hash & (1 << 63) == 0 ? scale : -scale
         }
     }
