@@ -114,9 +114,12 @@ public struct RecommendationEngine: Sendable {
         users[Int(user)].remember(interaction, limit: configuration.capacity.historyPerUser)
         users[Int(user)].lastEventMilliseconds = max(users[Int(user)].lastEventMilliseconds, time)
         // The item's unit vector joins the interest (its random index vector while it has no context yet).
-        let learned = items[Int(item)].vector
-        let itemVector = VectorMath.norm(learned) > 0 ? learned : indexVector(of: item)
-        let norm = VectorMath.norm(itemVector)
+        var itemVector = items[Int(item)].vector
+        var norm = VectorMath.norm(itemVector)
+        if !(norm > 0) {
+            itemVector = indexVector(of: item)
+            norm = VectorMath.norm(itemVector)
+        }
         if norm > 0 {
             users[Int(user)].addInterest(itemVector, weight: Float(typeWeight) / norm, at: time,
                                          halfLifeSeconds: configuration.decay.interestHalfLifeSeconds)
