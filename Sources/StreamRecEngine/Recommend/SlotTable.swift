@@ -3,11 +3,11 @@
 ///
 /// The id → slot index is an open-addressing table (linear probing, at most half full, backward-shift deletion, so
 /// no tombstones) over a fast multiply-fold hash of the id's UTF-8 bytes: two lookups per event, each a hash of a
-/// few machine words and usually one cache line. Ids are untrusted input and that hash is public and unkeyed, so
-/// crafted ids could pile into one probe run (HashDoS): when an insertion has to probe more than
-/// ``maximumProbes`` buckets (a well-spread hash at 50 % load gives runs of at most ~40 at 1 M ids) the table
-/// re-indexes itself with Swift's `Hasher` (SipHash, randomly keyed per process) for good — the speed of a
-/// `Dictionary`, and no way to aim at a bucket. The bucket layout never reaches results or snapshots (nothing
+/// few machine words, then usually two cache lines (the bucket, the slot's name). Ids are untrusted input and that
+/// hash is public and unkeyed, so crafted ids could pile into one probe run (HashDoS): when an insertion has to
+/// probe more than ``maximumProbes`` buckets (a well-spread hash at 50 % load gives runs of at most ~40 at 1 M ids)
+/// the table re-indexes itself with Swift's `Hasher` (SipHash, randomly keyed per process) for good — the speed of
+/// a `Dictionary`, and no way to aim at a bucket. The bucket layout never reaches results or snapshots (nothing
 /// iterates it; snapshots store slots), so state stays deterministic either way.
 struct SlotTable: Sendable {
     /// The id in each slot; "" marks a free slot (ids are never empty).
