@@ -79,6 +79,12 @@ enum StableHash {
         return mix(hash)
     }
 
+    /// The same hash of a string's UTF-8 bytes, read in place rather than through the generic view.
+    static func fnv1a(_ string: String) -> UInt64 {
+        var string = string  // `withUTF8` is mutating only to make a non-native string contiguous
+        return string.withUTF8 { fnv1a($0) }
+    }
+
     static func mix(_ value: UInt64) -> UInt64 {
         var z = value &+ 0x9E37_79B9_7F4A_7C15
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -1,6 +1,6 @@
 /// Bytes held by the engine's structures, counted from their sizes and capacities (array headers, elements,
-/// out-of-line string storage, dictionary entries at their load factor). An estimate of live heap bytes that
-/// ignores allocator rounding; `streamrec bench engine` reports it next to the process RSS.
+/// out-of-line string storage, hash indexes). An estimate of live heap bytes that ignores allocator rounding;
+/// `streamrec bench engine` reports it next to the process RSS.
 public struct EngineMemoryEstimate: Sendable, Equatable {
     /// Per-user state plus the user id table.
     public var userBytes: Int
@@ -25,10 +25,9 @@ extension RecommendationEngine {
         }
         func string(_ value: String) -> Int { value.utf8.count > 15 ? arrayHeader + value.utf8.count : 0 }
         func table(_ table: SlotTable) -> Int {
-            // Names array + link arrays + the dictionary (key, value, a metadata byte; ~75 % load factor).
-            let dictionary = table.count * (MemoryLayout<String>.stride + MemoryLayout<Int32>.stride + 1) * 4 / 3
-            return array(table.names) + array(table.previous) + array(table.next) + array(table.freeSlots)
-                + dictionary + table.names.reduce(0) { $0 + 2 * string($1) }
+            // Names, LRU links, free slots, the hash index.
+            array(table.names) + array(table.links) + array(table.freeSlots)
+                + array(table.buckets) + table.names.reduce(0) { $0 + string($1) }
         }
         let userBytes = table(userTable) + array(users)
             + users.reduce(0) { $0 + array($1.history) + array($1.queries) + array($1.sessions) + array($1.interest) }

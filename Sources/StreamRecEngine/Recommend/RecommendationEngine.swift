@@ -103,8 +103,9 @@ public struct RecommendationEngine: Sendable {
         items[Int(item)].popularity += popularityClock.weight(at: time) * Float(typeWeight)
         if typeWeight < 0 { weakestTrendingIndex = nil }  // a negative weight may sink any trending item
         updateTrending(item)
-        countCoOccurrences(of: item, user: user, typeWeight: typeWeight, at: time)
-        countQueryClick(event, item: item, user: user, typeWeight: typeWeight, at: time)
+        let pairDecay = coOccurrenceClock.weight(at: time)
+        countCoOccurrences(of: item, user: user, typeWeight: typeWeight, decayWeight: pairDecay, at: time)
+        countQueryClick(event, item: item, user: user, typeWeight: typeWeight, decayWeight: pairDecay, at: time)
 
         if sessions.add(item, to: serial, at: time, limit: configuration.capacity.itemsPerSession) {
             items[Int(item)].rememberSession(serial, limit: configuration.capacity.sessionsPerItem)
@@ -113,9 +114,12 @@ public struct RecommendationEngine: Sendable {
         users[Int(user)].remember(interaction, limit: configuration.capacity.historyPerUser)
         users[Int(user)].lastEventMilliseconds = max(users[Int(user)].lastEventMilliseconds, time)
         // The item's unit vector joins the interest (its random index vector while it has no context yet).
-        let learned = items[Int(item)].vector
-        let itemVector = VectorMath.norm(learned) > 0 ? learned : indexVector(of: item)
-        let norm = VectorMath.norm(itemVector)
+        var itemVector = items[Int(item)].vector
+        var norm = VectorMath.norm(itemVector)
+        if !(norm > 0) {
+            itemVector = indexVector(of: item)
+            norm = VectorMath.norm(itemVector)
+        }
         if norm > 0 {
             users[Int(user)].addInterest(itemVector, weight: Float(typeWeight) / norm, at: time,
                                          halfLifeSeconds: configuration.decay.interestHalfLifeSeconds)
@@ -124,9 +128,10 @@ public struct RecommendationEngine: Sendable {
 
     /// Pairs the item with the user's previous interactions (both directions, weighted by behaviour and by
     /// 1/distance in the sequence) and grows both items' random-indexing vectors.
-    private mutating func countCoOccurrences(of item: Int32, user: Int32, typeWeight: Double, at time: Int64) {
+    private mutating func countCoOccurrences(
+        of item: Int32, user: Int32, typeWeight: Double, decayWeight: Float, at time: Int64
+    ) {
         let settings = configuration.coOccurrence
-        let decayWeight = coOccurrenceClock.weight(at: time)
         let history = users[Int(user)].history
         let maxGap = Int64(settings.maxGapSeconds * 1000)
         var distance = 0
@@ -147,7 +152,9 @@ public struct RecommendationEngine: Sendable {
     }
 
     /// Search → click: the event's own `query`, else the user's latest search within the click window.
-    private mutating func countQueryClick(_ event: Event, item: Int32, user: Int32, typeWeight: Double, at time: Int64) {
+    private mutating func countQueryClick(
+        _ event: Event, item: Int32, user: Int32, typeWeight: Double, decayWeight: Float, at time: Int64
+    ) {
         var query: Int32?
         if let text = event.query {
             query = touchQuery(text)
@@ -161,7 +168,7 @@ public struct RecommendationEngine: Sendable {
             query = latest.query
         }
         guard let query, queryTable.isLive(query) else { return }
-        let stored = coOccurrenceClock.weight(at: time) * Float(typeWeight)
+        let stored = decayWeight * Float(typeWeight)
         queries[Int(query)].clicks.add(item, weight: stored, capacity: configuration.capacity.countersPerQuery)
         queries[Int(query)].total += stored
         addToVector(of: item, queries[Int(query)].vector,
@@ -183,7 +190,7 @@ public struct RecommendationEngine: Sendable {
         if isNew {
             if let evicted { removeReferences(toEvictedItem: evicted) }
             var state = ItemState()
-            state.indexSeed = StableHash.fnv1a(id.utf8)
+            state.indexSeed = StableHash.fnv1a(id)
             if Int(slot) == items.count { items.append(state) } else { items[Int(slot)] = state }
         }
         return slot
@@ -219,7 +226,7 @@ public struct RecommendationEngine: Sendable {
     /// The session serial for the user's session `id`, opening a new one when it is not among the user's
     /// recent sessions (or has left the session store).
     private mutating func session(of user: Int32, id: String, at time: Int64) -> UInt32 {
-        let hash = StableHash.fnv1a(id.utf8)
+        let hash = StableHash.fnv1a(id)
         if let serial = users[Int(user)].sessions.last(where: { $0.hash == hash })?.serial, sessions.contains(serial) {
             users[Int(user)].noteSession(hash: hash, serial: serial)
             return serial
@@ -311,9 +318,12 @@ public struct RecommendationEngine: Sendable {
 
     // Static so that writing into `items` does not overlap an access to `self` (which would copy the array).
     private static func addIndexVector(seed: UInt64, nonZeros: Int, to vector: inout [Float], scale: Float) {
+        let count = UInt64(vector.count)
+        // The dimensions are usually a power of two: then a mask gives the position the division would.
+        let isPowerOfTwo = count & (count &- 1) == 0
         for nonZero in 0..<nonZeros {
             let hash = StableHash.mix(seed &+ UInt64(nonZero))
-            let position = Int(hash % UInt64(vector.count))
+            let position = Int(isPowerOfTwo ? hash & (count &- 1) : hash % count)
             vector[position] += hash & (1 << 63) == 0 ? scale : -scale
         }
     }
