@@ -32,6 +32,28 @@ struct BenchPipelineCommand: AsyncParsableCommand {
     @Option(help: "Seconds of the latency run.")
     var latencySeconds = 20.0
 
+    @Option(help: "Fail a throughput run when no event is consumed for this many seconds.")
+    var stallSeconds = 60.0
+
+    @Option(
+        name: .customLong("kafka-property"),
+        help: "A librdkafka property KEY=VALUE for every client of the run, serve's included (repeatable).")
+    var kafkaProperties: [String] = []
+
+    func validate() throws {
+        for property in kafkaProperties where !property.contains("=") {
+            throw ValidationError("--kafka-property \(property): expected KEY=VALUE, such as fetch.wait.max.ms=10")
+        }
+    }
+
+    /// `--kafka-property` values by key.
+    var properties: [String: String] {
+        Dictionary(kafkaProperties.map { property in
+            let parts = property.split(separator: "=", maxSplits: 1)
+            return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+        }) { _, last in last }
+    }
+
     func run() async throws {
         let logger = CommandLogging.bootstrap(level: "error", label: "streamrec.bench")
         let broker = try EmbeddedKafka(logger: logger)
@@ -40,7 +62,7 @@ struct BenchPipelineCommand: AsyncParsableCommand {
             try broker.createTopic(topic, partitions: partitions)
         }
         try broker.createTopic("bench-dlq", partitions: 1)
-        let kafka = KafkaConfiguration(bootstrapServers: broker.bootstrapServers)
+        let kafka = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, properties: properties)
 
         log("generating \(events) events for \(users) users…")
         var generator = SessionGenerator(seed: 7, users: users, itemsPerCategory: 2_000, startMilliseconds: 1_732_550_400_000)
@@ -54,6 +76,7 @@ struct BenchPipelineCommand: AsyncParsableCommand {
             try consumer.subscribe(topics: ["pass-in"])
             var count = 0
             while count < payload.count {
+                try Task.checkCancellation()
                 for case .record(let record) in try await consumer.poll(maxEvents: 2000, timeout: .milliseconds(100)) {
                     try await producer.enqueue(topic: "pass-out", key: record.key, value: record.value)
                     count += 1
@@ -67,7 +90,8 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         log(String(format: "pass-through: %.1f s, %.0f events/s", passThroughSeconds, Double(events) / passThroughSeconds))
 
         // 2. serve, as a child process.
-        let service = try ServeChild(brokers: broker.bootstrapServers, input: "serve-in", output: "serve-out")
+        let service = try ServeChild(
+            brokers: broker.bootstrapServers, input: "serve-in", output: "serve-out", properties: properties)
         defer { service.stop() }
         let port = try await service.httpPort()
         let rssSamples = Mutex<[(events: Int, megabytes: Double)]>([])
@@ -90,7 +114,8 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         service.stop()
 
         // 3. Latency at a steady rate: event time = send time; latency = arrival of the recommendation.
-        let latencyService = try ServeChild(brokers: broker.bootstrapServers, input: "latency-in", output: "latency-out")
+        let latencyService = try ServeChild(
+            brokers: broker.bootstrapServers, input: "latency-in", output: "latency-out", properties: properties)
         defer { latencyService.stop() }
         _ = try await latencyService.httpPort()
         let latencies = try await measureLatency(kafka: kafka, logger: logger)
@@ -106,6 +131,10 @@ struct BenchPipelineCommand: AsyncParsableCommand {
 
     /// Feeds `payload` into `topic` no further than 150k events ahead of what `consume` reports done,
     /// while `consume` runs; returns the seconds until `consume` returns.
+    ///
+    /// - Throws: ``BenchStallError`` when nothing more is consumed for `--stall-seconds` (the embedded
+    ///   broker drops the oldest records of a partition beyond ~4–5 MB, so they never arrive), after
+    ///   cancelling `consume`, which must end on cancellation.
     func measure(
         payload: [(key: [UInt8], value: [UInt8])], topic: String, kafka: KafkaConfiguration, logger: Logger,
         consume: @escaping @Sendable (ProgressBox) async throws -> Void
@@ -114,10 +143,18 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await consume(progress) }
+            group.addTask {
+                // Also on failure, so the feeder stops and `waitForAll` reports the failure.
+                defer { progress.finish() }
+                try await consume(progress)
+            }
             var sent = 0
-            while sent < payload.count {
-                if sent - progress.load() > 150_000 {
+            while !progress.isFinished {
+                if sent == payload.count || sent - progress.load() > 150_000 {
+                    if progress.secondsSinceChange > stallSeconds {
+                        group.cancelAll()
+                        throw BenchStallError(topic: topic, consumed: progress.load(), sent: sent, seconds: stallSeconds)
+                    }
                     try await Task.sleep(for: .milliseconds(5))
                     continue
                 }
@@ -175,9 +212,37 @@ struct BenchPipelineCommand: AsyncParsableCommand {
 
 /// The consumer side's progress, read by the feeder.
 final class ProgressBox: Sendable {
-    private let value = Mutex(0)
-    func store(_ newValue: Int) { value.withLock { $0 = newValue } }
-    func load() -> Int { value.withLock { $0 } }
+    private struct State {
+        var count = 0
+        var changed = ContinuousClock.now
+        var isFinished = false
+    }
+    private let state = Mutex(State())
+
+    func store(_ newValue: Int) {
+        state.withLock { state in
+            if newValue != state.count { state.changed = ContinuousClock.now }
+            state.count = newValue
+        }
+    }
+    func load() -> Int { state.withLock { $0.count } }
+    func finish() { state.withLock { $0.isFinished = true } }
+    var isFinished: Bool { state.withLock { $0.isFinished } }
+    var secondsSinceChange: Double { BenchPipelineCommand.seconds(ContinuousClock.now - state.withLock { $0.changed }) }
+}
+
+/// A throughput run that stopped making progress: records were lost or the consumer is stuck.
+struct BenchStallError: Error, CustomStringConvertible {
+    let topic: String
+    let consumed: Int
+    let sent: Int
+    let seconds: Double
+
+    var description: String {
+        "\(topic): nothing consumed for \(Int(seconds)) s at \(consumed) of \(sent) events sent. The embedded broker "
+            + "keeps only the last ~4–5 MB per partition, so records the consumer had not reached yet may have "
+            + "been dropped: use more --partitions or fewer --events, or a quieter machine."
+    }
 }
 
 /// `streamrec serve` as a child of the benchmark.
@@ -186,12 +251,19 @@ final class ServeChild: @unchecked Sendable {
     let logPath = NSTemporaryDirectory() + "streamrec-bench-\(UUID().uuidString).log"
     let stateDirectory = NSTemporaryDirectory() + "streamrec-bench-state-\(UUID().uuidString)"
 
-    init(brokers: String, input: String, output: String) throws {
+    var configPath: String { stateDirectory + ".yaml" }
+
+    /// - Parameter properties: librdkafka properties, passed in a configuration file (`kafka.properties`).
+    init(brokers: String, input: String, output: String, properties: [String: String]) throws {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let quoted = { (text: String) in "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        let yaml = properties.isEmpty ? "kafka:\n  properties: {}\n" : "kafka:\n  properties:\n" + properties.sorted { $0.key < $1.key }
+            .map { "    \(quoted($0.key)): \(quoted($0.value))\n" }.joined()
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0])
         process.arguments = [
             "serve", "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", "bench-dlq",
-            "--group", "bench-\(input)", "--state-dir", stateDirectory, "--http-port", "0",
+            "--group", "bench-\(input)", "--state-dir", stateDirectory, "--http-port", "0", "--config", configPath,
         ]
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
@@ -222,6 +294,7 @@ final class ServeChild: @unchecked Sendable {
         process.terminate()
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: stateDirectory)
+        try? FileManager.default.removeItem(atPath: configPath)
         try? FileManager.default.removeItem(atPath: logPath)
     }
 }
