@@ -117,7 +117,8 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         let latencyService = try ServeChild(
             brokers: broker.bootstrapServers, input: "latency-in", output: "latency-out", properties: properties)
         defer { latencyService.stop() }
-        _ = try await latencyService.httpPort()
+        // Latency is measured from the moment both ends are in their groups: the ~3 s joins are not latency.
+        try await Self.waitUntilReady(port: try await latencyService.httpPort())
         let latencies = try await measureLatency(kafka: kafka, logger: logger)
         latencyService.stop()
         let sorted = latencies.sorted()
@@ -172,6 +173,11 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
         let consumer = try KafkaConsumer(configuration: kafka, groupID: "bench-latency-reader", logger: logger)
         try consumer.subscribe(topics: ["latency-out"])
+        let joinDeadline = ContinuousClock.now + .seconds(60)
+        while consumer.assignment.isEmpty {
+            guard ContinuousClock.now < joinDeadline else { throw ValidationError("the latency reader did not join its group in 60 s") }
+            _ = try await consumer.poll(maxEvents: 1, timeout: .milliseconds(100))
+        }
         var generator = SessionGenerator(seed: 11, users: users, startMilliseconds: 0)
         let total = Int(latencyRate * latencySeconds)
         let started = ContinuousClock.now
@@ -186,13 +192,32 @@ struct BenchPipelineCommand: AsyncParsableCommand {
                 sent += 1
             }
             for case .record(let record) in try await consumer.poll(maxEvents: 1000, timeout: .milliseconds(1)) {
-                guard let value = record.value, let message = try? RecommendationMessage(decoding: value) else { continue }
-                latencies.append(Double(Self.wallMilliseconds() - message.eventTime))
+                guard let value = record.value, let eventTime = Self.eventTime(in: value) else { continue }
+                latencies.append(Double(Self.wallMilliseconds() - eventTime))
             }
         }
         await producer.close()
         try await consumer.close()
         return latencies
+    }
+
+    /// The `event_time` of a recommendation message, read without decoding the whole message (the reader
+    /// must keep up with the rate it measures; a full `JSONDecoder` decode per message did not).
+    static func eventTime(in message: [UInt8]) -> Int64? {
+        let key = Array(#""event_time":"#.utf8)
+        guard let start = message.indices.first(where: { message[$0...].starts(with: key) }) else { return nil }
+        let digits = message[(start + key.count)...].prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        return Int64(String(decoding: digits, as: UTF8.self))
+    }
+
+    /// Waits until serve's `/readyz` answers 200 (partitions assigned).
+    static func waitUntilReady(port: Int) async throws {
+        for _ in 0..<600 {
+            let response = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/readyz")!).1
+            if (response as? HTTPURLResponse)?.statusCode == 200 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ValidationError("serve was not ready (partitions assigned) within 60 s")
     }
 
     static func consumedEvents(port: Int) async throws -> Int {

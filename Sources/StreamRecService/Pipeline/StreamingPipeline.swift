@@ -93,11 +93,19 @@ struct PipelineRun {
         // Lag comes from librdkafka's statistics: querying watermarks per partition would block the loop.
         var consumerKafka = kafka
         consumerKafka.statisticsInterval = .seconds(1)
+        // librdkafka's 500 ms would be added to every event → recommendation on a broker that holds an empty
+        // fetch for the whole wait (the embedded one does); a real broker answers as soon as data arrives.
+        if consumerKafka.properties["fetch.wait.max.ms"] == nil {
+            consumerKafka.properties["fetch.wait.max.ms"] = Self.defaultFetchWaitMilliseconds
+        }
         consumer = try KafkaConsumer(configuration: consumerKafka, groupID: configuration.kafka.group, logger: logger)
         producer = try KafkaProducer(
             configuration: kafka, inFlightLimit: configuration.pipeline.maxInFlightMessages, logger: logger)
         try consumer.subscribe(topics: [configuration.kafka.inputTopic])
     }
+
+    /// `fetch.wait.max.ms` unless `kafka.properties` sets it.
+    static let defaultFetchWaitMilliseconds = "10"
 
     static func wallMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
