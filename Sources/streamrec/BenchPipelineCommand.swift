@@ -119,13 +119,23 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         defer { latencyService.stop() }
         // Latency is measured from the moment both ends are in their groups: the ~3 s joins are not latency.
         try await Self.waitUntilReady(port: try await latencyService.httpPort())
-        let latencies = try await measureLatency(kafka: kafka, logger: logger)
+        let samples = try await measureLatency(kafka: kafka, logger: logger)
         latencyService.stop()
-        let sorted = latencies.sorted()
-        if !sorted.isEmpty {
-            let p50 = sorted[sorted.count / 2], p99 = sorted[min(sorted.count - 1, sorted.count * 99 / 100)]
-            log(String(format: "latency at %.0f events/s: p50 %.1f ms, p99 %.1f ms (%d recommendation messages)", latencyRate, p50, p99, sorted.count))
+        if let (p50, p99) = Self.percentiles(samples.map(\.milliseconds)) {
+            log(String(format: "latency at %.0f events/s: p50 %.1f ms, p99 %.1f ms (%d recommendation messages)", latencyRate, p50, p99, samples.count))
         }
+        // By the second the event was sent in, so a stall or a warm-up shows where it happened.
+        for window in stride(from: 0.0, to: latencySeconds, by: 5) {
+            let inWindow = samples.filter { $0.sentAtSeconds >= window && $0.sentAtSeconds < window + 5 }.map(\.milliseconds)
+            guard let (p50, p99) = Self.percentiles(inWindow) else { continue }
+            log(String(format: "  events sent in %.0f–%.0f s: p50 %.1f ms, p99 %.1f ms (%d)", window, window + 5, p50, p99, inWindow.count))
+        }
+    }
+
+    static func percentiles(_ values: [Double]) -> (p50: Double, p99: Double)? {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return nil }
+        return (sorted[sorted.count / 2], sorted[min(sorted.count - 1, sorted.count * 99 / 100)])
     }
 
     func log(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
@@ -169,7 +179,10 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         return Self.seconds(ContinuousClock.now - started)
     }
 
-    func measureLatency(kafka: KafkaConfiguration, logger: Logger) async throws -> [Double] {
+    /// Event → recommendation latencies, with the send time of the event (seconds into the run).
+    func measureLatency(kafka: KafkaConfiguration, logger: Logger) async throws
+        -> [(sentAtSeconds: Double, milliseconds: Double)]
+    {
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
         let consumer = try KafkaConsumer(configuration: kafka, groupID: "bench-latency-reader", logger: logger)
         try consumer.subscribe(topics: ["latency-out"])
@@ -181,8 +194,9 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         var generator = SessionGenerator(seed: 11, users: users, startMilliseconds: 0)
         let total = Int(latencyRate * latencySeconds)
         let started = ContinuousClock.now
+        let startedWallMilliseconds = Self.wallMilliseconds()
         var sent = 0
-        var latencies: [Double] = []
+        var latencies: [(sentAtSeconds: Double, milliseconds: Double)] = []
         while sent < total || ContinuousClock.now - started < .seconds(latencySeconds + 5) {
             // Send what is due, then read what arrived.
             while sent < total, ContinuousClock.now - started >= .seconds(Double(sent) / latencyRate) {
@@ -193,7 +207,7 @@ struct BenchPipelineCommand: AsyncParsableCommand {
             }
             for case .record(let record) in try await consumer.poll(maxEvents: 1000, timeout: .milliseconds(1)) {
                 guard let value = record.value, let eventTime = Self.eventTime(in: value) else { continue }
-                latencies.append(Double(Self.wallMilliseconds() - eventTime))
+                latencies.append((Double(eventTime - startedWallMilliseconds) / 1000, Double(Self.wallMilliseconds() - eventTime)))
             }
         }
         await producer.close()
