@@ -196,7 +196,16 @@ struct PipelineRun {
         logger.info("partitions assigned", metadata: ["streamrec.partitions": "\(partitions.map(\.partition))"])
         for partition in partitions {
             if let offset = resumePositions[partition] {
-                try await consumer.seek(partition, to: offset)
+                do {
+                    try await consumer.seek(partition, to: offset)
+                } catch let error as KafkaError where !error.isFatal {
+                    // librdkafka sometimes refuses a seek right after the assignment ("erroneous state").
+                    // Reading from the group's committed offset is still exact: commits never pass the
+                    // checkpoint, and `process` skips every record below the checkpoint's position.
+                    logger.warning(
+                        "seek to the checkpoint failed; reading from the committed offset instead",
+                        metadata: ["streamrec.partition": "\(partition.partition)", "streamrec.error": "\(error)"])
+                }
                 continue
             }
             switch configuration.kafka.startPosition {
