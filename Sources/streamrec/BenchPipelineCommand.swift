@@ -32,6 +32,28 @@ struct BenchPipelineCommand: AsyncParsableCommand {
     @Option(help: "Seconds of the latency run.")
     var latencySeconds = 20.0
 
+    @Option(help: "Fail a throughput run when no event is consumed for this many seconds.")
+    var stallSeconds = 60.0
+
+    @Option(
+        name: .customLong("kafka-property"),
+        help: "A librdkafka property KEY=VALUE for every client of the run, serve's included (repeatable).")
+    var kafkaProperties: [String] = []
+
+    func validate() throws {
+        for property in kafkaProperties where !property.contains("=") {
+            throw ValidationError("--kafka-property \(property): expected KEY=VALUE, such as fetch.wait.max.ms=10")
+        }
+    }
+
+    /// `--kafka-property` values by key.
+    var properties: [String: String] {
+        Dictionary(kafkaProperties.map { property in
+            let parts = property.split(separator: "=", maxSplits: 1)
+            return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+        }) { _, last in last }
+    }
+
     func run() async throws {
         let logger = CommandLogging.bootstrap(level: "error", label: "streamrec.bench")
         let broker = try EmbeddedKafka(logger: logger)
@@ -40,7 +62,7 @@ struct BenchPipelineCommand: AsyncParsableCommand {
             try broker.createTopic(topic, partitions: partitions)
         }
         try broker.createTopic("bench-dlq", partitions: 1)
-        let kafka = KafkaConfiguration(bootstrapServers: broker.bootstrapServers)
+        let kafka = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, properties: properties)
 
         log("generating \(events) events for \(users) users…")
         var generator = SessionGenerator(seed: 7, users: users, itemsPerCategory: 2_000, startMilliseconds: 1_732_550_400_000)
@@ -54,6 +76,7 @@ struct BenchPipelineCommand: AsyncParsableCommand {
             try consumer.subscribe(topics: ["pass-in"])
             var count = 0
             while count < payload.count {
+                try Task.checkCancellation()
                 for case .record(let record) in try await consumer.poll(maxEvents: 2000, timeout: .milliseconds(100)) {
                     try await producer.enqueue(topic: "pass-out", key: record.key, value: record.value)
                     count += 1
@@ -67,7 +90,8 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         log(String(format: "pass-through: %.1f s, %.0f events/s", passThroughSeconds, Double(events) / passThroughSeconds))
 
         // 2. serve, as a child process.
-        let service = try ServeChild(brokers: broker.bootstrapServers, input: "serve-in", output: "serve-out")
+        let service = try ServeChild(
+            brokers: broker.bootstrapServers, input: "serve-in", output: "serve-out", properties: properties)
         defer { service.stop() }
         let port = try await service.httpPort()
         let rssSamples = Mutex<[(events: Int, megabytes: Double)]>([])
@@ -90,22 +114,38 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         service.stop()
 
         // 3. Latency at a steady rate: event time = send time; latency = arrival of the recommendation.
-        let latencyService = try ServeChild(brokers: broker.bootstrapServers, input: "latency-in", output: "latency-out")
+        let latencyService = try ServeChild(
+            brokers: broker.bootstrapServers, input: "latency-in", output: "latency-out", properties: properties)
         defer { latencyService.stop() }
-        _ = try await latencyService.httpPort()
-        let latencies = try await measureLatency(kafka: kafka, logger: logger)
+        // Latency is measured from the moment both ends are in their groups: the ~3 s joins are not latency.
+        try await Self.waitUntilReady(port: try await latencyService.httpPort())
+        let samples = try await measureLatency(kafka: kafka, logger: logger)
         latencyService.stop()
-        let sorted = latencies.sorted()
-        if !sorted.isEmpty {
-            let p50 = sorted[sorted.count / 2], p99 = sorted[min(sorted.count - 1, sorted.count * 99 / 100)]
-            log(String(format: "latency at %.0f events/s: p50 %.1f ms, p99 %.1f ms (%d recommendation messages)", latencyRate, p50, p99, sorted.count))
+        if let (p50, p99) = Self.percentiles(samples.map(\.milliseconds)) {
+            log(String(format: "latency at %.0f events/s: p50 %.1f ms, p99 %.1f ms (%d recommendation messages)", latencyRate, p50, p99, samples.count))
         }
+        // By the second the event was sent in, so a stall or a warm-up shows where it happened.
+        for window in stride(from: 0.0, to: latencySeconds, by: 5) {
+            let inWindow = samples.filter { $0.sentAtSeconds >= window && $0.sentAtSeconds < window + 5 }.map(\.milliseconds)
+            guard let (p50, p99) = Self.percentiles(inWindow) else { continue }
+            log(String(format: "  events sent in %.0f–%.0f s: p50 %.1f ms, p99 %.1f ms (%d)", window, window + 5, p50, p99, inWindow.count))
+        }
+    }
+
+    static func percentiles(_ values: [Double]) -> (p50: Double, p99: Double)? {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return nil }
+        return (sorted[sorted.count / 2], sorted[min(sorted.count - 1, sorted.count * 99 / 100)])
     }
 
     func log(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
     /// Feeds `payload` into `topic` no further than 150k events ahead of what `consume` reports done,
     /// while `consume` runs; returns the seconds until `consume` returns.
+    ///
+    /// - Throws: ``BenchStallError`` when nothing more is consumed for `--stall-seconds` (the embedded
+    ///   broker drops the oldest records of a partition beyond ~4–5 MB, so they never arrive), after
+    ///   cancelling `consume`, which must end on cancellation.
     func measure(
         payload: [(key: [UInt8], value: [UInt8])], topic: String, kafka: KafkaConfiguration, logger: Logger,
         consume: @escaping @Sendable (ProgressBox) async throws -> Void
@@ -114,10 +154,18 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await consume(progress) }
+            group.addTask {
+                // Also on failure, so the feeder stops and `waitForAll` reports the failure.
+                defer { progress.finish() }
+                try await consume(progress)
+            }
             var sent = 0
-            while sent < payload.count {
-                if sent - progress.load() > 150_000 {
+            while !progress.isFinished {
+                if sent == payload.count || sent - progress.load() > 150_000 {
+                    if progress.secondsSinceChange > stallSeconds {
+                        group.cancelAll()
+                        throw BenchStallError(topic: topic, consumed: progress.load(), sent: sent, seconds: stallSeconds)
+                    }
                     try await Task.sleep(for: .milliseconds(5))
                     continue
                 }
@@ -131,15 +179,24 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         return Self.seconds(ContinuousClock.now - started)
     }
 
-    func measureLatency(kafka: KafkaConfiguration, logger: Logger) async throws -> [Double] {
+    /// Event → recommendation latencies, with the send time of the event (seconds into the run).
+    func measureLatency(kafka: KafkaConfiguration, logger: Logger) async throws
+        -> [(sentAtSeconds: Double, milliseconds: Double)]
+    {
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
         let consumer = try KafkaConsumer(configuration: kafka, groupID: "bench-latency-reader", logger: logger)
         try consumer.subscribe(topics: ["latency-out"])
+        let joinDeadline = ContinuousClock.now + .seconds(60)
+        while consumer.assignment.isEmpty {
+            guard ContinuousClock.now < joinDeadline else { throw ValidationError("the latency reader did not join its group in 60 s") }
+            _ = try await consumer.poll(maxEvents: 1, timeout: .milliseconds(100))
+        }
         var generator = SessionGenerator(seed: 11, users: users, startMilliseconds: 0)
         let total = Int(latencyRate * latencySeconds)
         let started = ContinuousClock.now
+        let startedWallMilliseconds = Self.wallMilliseconds()
         var sent = 0
-        var latencies: [Double] = []
+        var latencies: [(sentAtSeconds: Double, milliseconds: Double)] = []
         while sent < total || ContinuousClock.now - started < .seconds(latencySeconds + 5) {
             // Send what is due, then read what arrived.
             while sent < total, ContinuousClock.now - started >= .seconds(Double(sent) / latencyRate) {
@@ -149,13 +206,32 @@ struct BenchPipelineCommand: AsyncParsableCommand {
                 sent += 1
             }
             for case .record(let record) in try await consumer.poll(maxEvents: 1000, timeout: .milliseconds(1)) {
-                guard let value = record.value, let message = try? RecommendationMessage(decoding: value) else { continue }
-                latencies.append(Double(Self.wallMilliseconds() - message.eventTime))
+                guard let value = record.value, let eventTime = Self.eventTime(in: value) else { continue }
+                latencies.append((Double(eventTime - startedWallMilliseconds) / 1000, Double(Self.wallMilliseconds() - eventTime)))
             }
         }
         await producer.close()
         try await consumer.close()
         return latencies
+    }
+
+    /// The `event_time` of a recommendation message, read without decoding the whole message (the reader
+    /// must keep up with the rate it measures; a full `JSONDecoder` decode per message did not).
+    static func eventTime(in message: [UInt8]) -> Int64? {
+        let key = Array(#""event_time":"#.utf8)
+        guard let start = message.indices.first(where: { message[$0...].starts(with: key) }) else { return nil }
+        let digits = message[(start + key.count)...].prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        return Int64(String(decoding: digits, as: UTF8.self))
+    }
+
+    /// Waits until serve's `/readyz` answers 200 (partitions assigned).
+    static func waitUntilReady(port: Int) async throws {
+        for _ in 0..<600 {
+            let response = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/readyz")!).1
+            if (response as? HTTPURLResponse)?.statusCode == 200 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ValidationError("serve was not ready (partitions assigned) within 60 s")
     }
 
     static func consumedEvents(port: Int) async throws -> Int {
@@ -175,9 +251,37 @@ struct BenchPipelineCommand: AsyncParsableCommand {
 
 /// The consumer side's progress, read by the feeder.
 final class ProgressBox: Sendable {
-    private let value = Mutex(0)
-    func store(_ newValue: Int) { value.withLock { $0 = newValue } }
-    func load() -> Int { value.withLock { $0 } }
+    private struct State {
+        var count = 0
+        var changed = ContinuousClock.now
+        var isFinished = false
+    }
+    private let state = Mutex(State())
+
+    func store(_ newValue: Int) {
+        state.withLock { state in
+            if newValue != state.count { state.changed = ContinuousClock.now }
+            state.count = newValue
+        }
+    }
+    func load() -> Int { state.withLock { $0.count } }
+    func finish() { state.withLock { $0.isFinished = true } }
+    var isFinished: Bool { state.withLock { $0.isFinished } }
+    var secondsSinceChange: Double { BenchPipelineCommand.seconds(ContinuousClock.now - state.withLock { $0.changed }) }
+}
+
+/// A throughput run that stopped making progress: records were lost or the consumer is stuck.
+struct BenchStallError: Error, CustomStringConvertible {
+    let topic: String
+    let consumed: Int
+    let sent: Int
+    let seconds: Double
+
+    var description: String {
+        "\(topic): nothing consumed for \(Int(seconds)) s at \(consumed) of \(sent) events sent. The embedded broker "
+            + "keeps only the last ~4–5 MB per partition, so records the consumer had not reached yet may have "
+            + "been dropped: use more --partitions or fewer --events, or a quieter machine."
+    }
 }
 
 /// `streamrec serve` as a child of the benchmark.
@@ -186,12 +290,19 @@ final class ServeChild: @unchecked Sendable {
     let logPath = NSTemporaryDirectory() + "streamrec-bench-\(UUID().uuidString).log"
     let stateDirectory = NSTemporaryDirectory() + "streamrec-bench-state-\(UUID().uuidString)"
 
-    init(brokers: String, input: String, output: String) throws {
+    var configPath: String { stateDirectory + ".yaml" }
+
+    /// - Parameter properties: librdkafka properties, passed in a configuration file (`kafka.properties`).
+    init(brokers: String, input: String, output: String, properties: [String: String]) throws {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let quoted = { (text: String) in "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        let yaml = properties.isEmpty ? "kafka:\n  properties: {}\n" : "kafka:\n  properties:\n" + properties.sorted { $0.key < $1.key }
+            .map { "    \(quoted($0.key)): \(quoted($0.value))\n" }.joined()
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0])
         process.arguments = [
             "serve", "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", "bench-dlq",
-            "--group", "bench-\(input)", "--state-dir", stateDirectory, "--http-port", "0",
+            "--group", "bench-\(input)", "--state-dir", stateDirectory, "--http-port", "0", "--config", configPath,
         ]
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
@@ -222,6 +333,7 @@ final class ServeChild: @unchecked Sendable {
         process.terminate()
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: stateDirectory)
+        try? FileManager.default.removeItem(atPath: configPath)
         try? FileManager.default.removeItem(atPath: logPath)
     }
 }

@@ -25,6 +25,35 @@ import Testing
         #expect(items.first?["score"] as? Double == 0.5)
         #expect(try RecommendationMessage(decoding: bytes) == message)
     }
+
+    @Test func escapesAnyTextAndReadsBackExactly() throws {
+        let text = "quote \" backslash \\ slash / tab \t newline \n return \r bell \u{07} \u{1F} é 🛒"
+        let message = RecommendationMessage(
+            userID: text,
+            recommendations: [
+                Recommendation(
+                    itemID: "sku-\"1\"", score: 1,
+                    reasons: [Reason(kind: "co_click", itemID: "a/b"), Reason(kind: "query", query: text)]),
+                Recommendation(itemID: "sku-2", score: 1.2345678901234567e-7, reasons: [Reason(kind: "popular")]),
+            ],
+            eventTime: -1, generatedAt: .max, source: .init(topic: text, partition: .max, offset: .min))
+        #expect(try RecommendationMessage(decoding: message.encoded()) == message)
+    }
+
+    @Test func writesTheSameBytesAsJSONEncoderWithSortedKeys() throws {
+        let message = RecommendationMessage(
+            userID: "user-7",
+            recommendations: [
+                Recommendation(itemID: "sku-1", score: 0.812_345_678_9, reasons: [Reason(kind: "co_click", itemID: "sku-9"), Reason(kind: "semantic")]),
+                Recommendation(itemID: "sku-2", score: 1, reasons: [Reason(kind: "query", query: "trail shoes")]),
+                Recommendation(itemID: "sku-3", score: 0, reasons: []),
+            ],
+            eventTime: 1_732_550_405_000, generatedAt: 1_732_550_405_120,
+            source: .init(topic: "events", partition: 3, offset: 17))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        #expect(message.encoded() == Array(try encoder.encode(message)))
+    }
 }
 
 @Suite struct DeadLetterTests {

@@ -32,6 +32,22 @@ extension RecommendationEngine {
     public func recommend(
         userID: String, sessionID: String? = nil, k: Int, filters: RecommendationFilters = RecommendationFilters()
     ) -> [Recommendation] {
+        recommend(userID: userID, sessionID: sessionID, k: k, filters: filters, trendingRanked: rankedTrending())
+    }
+
+    /// ``recommend(userID:sessionID:k:filters:)`` for each user in turn (their latest sessions), sharing the
+    /// work that does not depend on the user (ranking the trending list); same results as one call each.
+    public func recommend(
+        userIDs: some Sequence<String>, k: Int, filters: RecommendationFilters = RecommendationFilters()
+    ) -> [[Recommendation]] {
+        let trending = rankedTrending()
+        return userIDs.map { recommend(userID: $0, sessionID: nil, k: k, filters: filters, trendingRanked: trending) }
+    }
+
+    /// - Parameter trendingRanked: ``rankedTrending()`` of this state.
+    private func recommend(
+        userID: String, sessionID: String?, k: Int, filters: RecommendationFilters, trendingRanked: [Int32]
+    ) -> [Recommendation] {
         guard k > 0 else { return [] }
         // No list can be longer than the catalogue; the clamp also keeps `k * 5` below from overflowing.
         let k = min(k, max(itemCount, 1))
@@ -47,7 +63,7 @@ extension RecommendationEngine {
             if blend.query > 0 { addQueryClicks(state, into: &candidates) }
             if blend.semantic > 0 { addSemantic(state, into: &candidates) }
         }
-        if blend.popular > 0 { addPopular(count: max(k * 2, 50), into: &candidates) }
+        if blend.popular > 0 { addPopular(trendingRanked.prefix(max(k * 2, 50)), into: &candidates) }
 
         let weights = [blend.recent, blend.sessionNeighbours, blend.itemCF, blend.query, blend.semantic, blend.popular]
         let excluded = exclusions(user: user, filters: filters)
@@ -56,7 +72,9 @@ extension RecommendationEngine {
             isAllowed($0, excluded: excluded, filters: filters)
         }
         if filters.diversity > 0 { ranked = diversified(ranked, k: k, diversity: min(filters.diversity, 1)) }
-        if ranked.count < k { fillWithPopular(&ranked, k: k, excluded: excluded, filters: filters) }
+        if ranked.count < k {
+            fillWithPopular(&ranked, from: trendingRanked, k: k, excluded: excluded, filters: filters)
+        }
 
         return ranked.prefix(k).map { entry in
             Recommendation(
@@ -164,9 +182,16 @@ extension RecommendationEngine {
         var best = TopScores<Int64>(capacity: settings.neighbours)
         for (position, key) in overlap.keys.enumerated() {
             let serial = UInt32(bitPattern: key)
+            let recency = exp2(-Double(max(0, now - sessions.lastTime(of: serial))) / halfLife)
+            // A session holds at least one item, so overlap × recency bounds its score: a session that cannot
+            // enter the full list is skipped before its size is read (a cache miss each; most of this loop).
+            if best.entries.count == best.capacity, let weakest = best.entries.last,
+                overlap.scores[position] * recency < weakest.score
+            {
+                continue
+            }
             let size = Double(max(sessions.items(of: serial).count, 1))
-            let age = Double(max(0, now - sessions.lastTime(of: serial)))
-            best.offer(-Int64(serial), overlap.scores[position] / size.squareRoot() * exp2(-age / halfLife))
+            best.offer(-Int64(serial), overlap.scores[position] / size.squareRoot() * recency)
         }
 
         var scores = SlotScores(expectedCount: 1024)
@@ -283,8 +308,7 @@ extension RecommendationEngine {
         merge(best.entries.map { ($0.key, $0.score) }, source: .semantic, into: &candidates)
     }
 
-    private func addPopular(count: Int, into candidates: inout CandidateSet) {
-        let ranked = rankedTrending().prefix(count)
+    private func addPopular(_ ranked: ArraySlice<Int32>, into candidates: inout CandidateSet) {
         merge(ranked.map { ($0, Double(items[Int($0)].popularity)) }, source: .popular, into: &candidates)
     }
 
@@ -366,10 +390,11 @@ extension RecommendationEngine {
     }
 
     private func fillWithPopular(
-        _ ranked: inout [(item: Int32, score: Double)], k: Int, excluded: Set<Int32>, filters: RecommendationFilters
+        _ ranked: inout [(item: Int32, score: Double)], from trendingRanked: [Int32], k: Int, excluded: Set<Int32>,
+        filters: RecommendationFilters
     ) {
         var present = Set(ranked.map(\.item))
-        for item in rankedTrending() where ranked.count < k {
+        for item in trendingRanked where ranked.count < k {
             guard isAllowed(item, excluded: excluded, filters: filters), present.insert(item).inserted else { continue }
             ranked.append((item, 0))
         }

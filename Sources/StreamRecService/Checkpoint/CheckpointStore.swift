@@ -33,13 +33,17 @@ public struct CheckpointStore: Sendable {
 
     /// Makes `checkpoint` durable; returns once it is on disk.
     public func save(_ checkpoint: Checkpoint) async throws {
+        try await Self.offPool { [self] in try persist(checkpoint) }
+    }
+
+    /// Encodes and makes `checkpoint` durable on the calling thread, which it blocks until the disk is done:
+    /// call it from a dispatch queue (``save(_:)`` or ``CheckpointWriter``), never from the cooperative pool.
+    func persist(_ checkpoint: Checkpoint) throws {
         let bytes = checkpoint.encoded()
-        try await Self.offPool { [directory, path, temporaryPath] in
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try Self.writeSynced(bytes, to: temporaryPath)
-            guard rename(temporaryPath, path) == 0 else { throw Self.posixError("rename \(temporaryPath)") }
-            try Self.syncDirectory(directory)
-        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Self.writeSynced(bytes, to: temporaryPath)
+        guard rename(temporaryPath, path) == 0 else { throw Self.posixError("rename \(temporaryPath)") }
+        try Self.syncDirectory(directory)
     }
 
     private static func writeSynced(_ bytes: [UInt8], to path: String) throws {

@@ -15,6 +15,7 @@ public struct ConfigurationSources: Sendable {
         ("kafka.group", "a consumer group id"),
         ("kafka.from", "committed, earliest or an RFC 3339 time such as 2024-11-25T16:00:00Z"),
         ("pipeline.max_batch_events", "an integer from 1 to 1000000"),
+        ("pipeline.max_backlog_batch_events", "an integer from 1 to 1000000"),
         ("pipeline.poll_timeout", "a duration from 1ms to 10s, such as 100ms"),
         ("pipeline.recommendations_per_user", "an integer from 1 to 1000"),
         ("pipeline.max_in_flight_messages", "an integer from 1 to 10000000"),
@@ -123,6 +124,7 @@ public struct ConfigurationSources: Sendable {
             .reduce(into: [:]) { $0[String($1.key.dropFirst(Self.passthroughPrefix.count))] = $1.value.value }
 
         configuration.pipeline.maxBatchEvents = try reader.integer("pipeline.max_batch_events", default: configuration.pipeline.maxBatchEvents, in: 1...1_000_000)
+        configuration.pipeline.maxBacklogBatchEvents = try reader.integer("pipeline.max_backlog_batch_events", default: configuration.pipeline.maxBacklogBatchEvents, in: 1...1_000_000)
         configuration.pipeline.pollTimeout = try reader.duration("pipeline.poll_timeout", default: configuration.pipeline.pollTimeout, in: .milliseconds(1)...(.seconds(10)))
         configuration.pipeline.recommendationsPerUser = try reader.integer("pipeline.recommendations_per_user", default: configuration.pipeline.recommendationsPerUser, in: 1...1000)
         configuration.pipeline.maxInFlightMessages = try reader.integer("pipeline.max_in_flight_messages", default: configuration.pipeline.maxInFlightMessages, in: 1...10_000_000)

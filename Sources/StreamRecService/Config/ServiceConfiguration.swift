@@ -32,6 +32,10 @@ public struct ServiceConfiguration: Sendable, Equatable {
     public struct Pipeline: Sendable, Equatable {
         /// Most events taken from the consumer per batch. Default 2000.
         public var maxBatchEvents = 2000
+        /// Most events per batch while behind: after each full poll the next may take twice as many, up to
+        /// this; a poll that is not full returns to `maxBatchEvents`. Larger batches coalesce more users
+        /// (one recommendation per user per batch) at the price of a longer batch. Default 16000.
+        public var maxBacklogBatchEvents = 16_000
         /// Longest wait for the first event of a batch. Default 100 ms.
         public var pollTimeout = Duration.milliseconds(100)
         /// Recommendations per published message. Default 20.

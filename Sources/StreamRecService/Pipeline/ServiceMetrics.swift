@@ -14,6 +14,7 @@ public final class ServiceMetrics: Sendable {
     let duplicates: Metrics.Counter
     let recommendationsPublished: Metrics.Counter
     let checkpoints: Metrics.Counter
+    let checkpointDuration: Metrics.Timer
     let batchDuration: Metrics.Timer
     let eventToPublishLatency: Metrics.Timer
     let users: Metrics.Gauge
@@ -45,6 +46,7 @@ public final class ServiceMetrics: Sendable {
         duplicates = Metrics.Counter(label: "streamrec_duplicate_events_total", factory: factory)
         recommendationsPublished = Metrics.Counter(label: "streamrec_recommendations_published_total", factory: factory)
         checkpoints = Metrics.Counter(label: "streamrec_checkpoints_total", factory: factory)
+        checkpointDuration = Metrics.Timer(label: "streamrec_checkpoint_write_duration_seconds", factory: factory)
         batchDuration = Metrics.Timer(label: "streamrec_batch_duration_seconds", factory: factory)
         eventToPublishLatency = Metrics.Timer(label: "streamrec_event_to_publish_latency_seconds", factory: factory)
         users = Metrics.Gauge(label: "streamrec_users", factory: factory)

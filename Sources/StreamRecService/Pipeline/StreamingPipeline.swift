@@ -7,12 +7,14 @@ import StreamRecKafka
 /// The whole service loop, one batch at a time:
 ///
 ///     poll → decode (bad → dead-letter topic) → drop duplicate event_ids → apply to the engine
-///          → recommend once per user touched in the batch → publish → (every interval) checkpoint + commit
+///          → recommend once per user touched in the batch (in parallel) → publish
+///          → (every interval) flush, hand a checkpoint to the writer; commit once it is durable
 ///
 /// Restart safety: the engine snapshot, the offsets it reflects and the dedup window are written together
-/// (``CheckpointStore``) and only then are those offsets committed to Kafka. On start the checkpoint is
-/// loaded and every partition resumes at exactly its offset; records below it are skipped, so a crash at
-/// any point applies each event to the state once. Output may repeat after a crash (same key, newer value).
+/// (``CheckpointStore``, on the ``CheckpointWriter``'s own queue while the loop goes on) and only once the
+/// file is durable are those offsets committed to Kafka. On start the checkpoint is loaded and every
+/// partition resumes at exactly its offset; records below it are skipped, so a crash at any point applies
+/// each event to the state once. Output may repeat after a crash (same key, newer value).
 public struct StreamingPipeline: Service {
     let configuration: ServiceConfiguration
     let state: LiveState
@@ -37,7 +39,7 @@ public struct StreamingPipeline: Service {
 /// The mutable state of one `run()`; a struct owned by the loop, so nothing here needs a lock.
 struct PipelineRun {
     let configuration: ServiceConfiguration
-    let store: CheckpointStore
+    let checkpointWriter: CheckpointWriter
     let state: LiveState
     let metrics: ServiceMetrics
     let logger: Logger
@@ -53,14 +55,16 @@ struct PipelineRun {
     var lastCheckpointWallMilliseconds: Int64
     var lastLagUpdate = ContinuousClock.now
     var lastBrokerProbe = ContinuousClock.now
-    var isPaused = false
+    /// Most events the next poll takes: grows while polls come back full (behind), back to the configured
+    /// batch size once they do not, so a backlog is worked off in larger, better coalesced batches.
+    var batchLimit: Int
 
     init(
         configuration: ServiceConfiguration, store: CheckpointStore, state: LiveState, metrics: ServiceMetrics,
         logger: Logger
     ) async throws {
         self.configuration = configuration
-        self.store = store
+        self.checkpointWriter = CheckpointWriter(store: store)
         self.state = state
         self.metrics = metrics
         self.logger = logger
@@ -81,6 +85,7 @@ struct PipelineRun {
         deduplication = DeduplicationWindow(
             capacity: configuration.pipeline.deduplicationWindow, recent: checkpoint?.recentEventIDs ?? [])
         lastCheckpointWallMilliseconds = checkpoint?.createdAtMilliseconds ?? Self.wallMilliseconds()
+        batchLimit = configuration.pipeline.maxBatchEvents
 
         // The consumer's `auto.offset.reset` defaults to earliest: a new group skips nothing.
         let kafka = KafkaConfiguration(
@@ -88,11 +93,19 @@ struct PipelineRun {
         // Lag comes from librdkafka's statistics: querying watermarks per partition would block the loop.
         var consumerKafka = kafka
         consumerKafka.statisticsInterval = .seconds(1)
+        // librdkafka's 500 ms would be added to every event → recommendation on a broker that holds an empty
+        // fetch for the whole wait (the embedded one does); a real broker answers as soon as data arrives.
+        if consumerKafka.properties["fetch.wait.max.ms"] == nil {
+            consumerKafka.properties["fetch.wait.max.ms"] = Self.defaultFetchWaitMilliseconds
+        }
         consumer = try KafkaConsumer(configuration: consumerKafka, groupID: configuration.kafka.group, logger: logger)
         producer = try KafkaProducer(
             configuration: kafka, inFlightLimit: configuration.pipeline.maxInFlightMessages, logger: logger)
         try consumer.subscribe(topics: [configuration.kafka.inputTopic])
     }
+
+    /// `fetch.wait.max.ms` unless `kafka.properties` sets it.
+    static let defaultFetchWaitMilliseconds = "10"
 
     static func wallMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
@@ -115,8 +128,7 @@ struct PipelineRun {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let events: [KafkaConsumerEvent]
             do {
-                events = try await consumer.poll(
-                    maxEvents: configuration.pipeline.maxBatchEvents, timeout: configuration.pipeline.pollTimeout)
+                events = try await consumer.poll(maxEvents: batchLimit, timeout: configuration.pipeline.pollTimeout)
             } catch let error as KafkaError where !error.isFatal {
                 // Broker trouble is waited out: not ready, keep state, try again.
                 state.setReady(false)
@@ -124,13 +136,24 @@ struct PipelineRun {
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
+            adaptBatchLimit(polled: events.count)
             try await handle(events)
             try await waitWhileProducerIsFull()
             try await updateLagIfDue()
-            if ContinuousClock.now - lastCheckpoint >= configuration.checkpoint.interval {
-                try await checkpointAndCommit(consumer.assignment)
+            if let finished = checkpointWriter.takeFinished() {
+                try await commit(finished, partitions: consumer.assignment)
+            }
+            if !checkpointWriter.isBusy, ContinuousClock.now - lastCheckpoint >= configuration.checkpoint.interval {
+                try await startCheckpoint(flushTimeout: .seconds(5))
             }
         }
+    }
+
+    /// Doubles the batch limit after a full poll, up to `maxBacklogBatchEvents`; back to the configured size
+    /// after a poll that was not full.
+    mutating func adaptBatchLimit(polled: Int) {
+        let base = configuration.pipeline.maxBatchEvents
+        batchLimit = polled >= batchLimit ? min(batchLimit * 2, max(base, configuration.pipeline.maxBacklogBatchEvents)) : base
     }
 
     /// Stop taking input; publish what is in flight; make the state durable; commit; leave the group.
@@ -173,7 +196,16 @@ struct PipelineRun {
         logger.info("partitions assigned", metadata: ["streamrec.partitions": "\(partitions.map(\.partition))"])
         for partition in partitions {
             if let offset = resumePositions[partition] {
-                try await consumer.seek(partition, to: offset)
+                do {
+                    try await consumer.seek(partition, to: offset)
+                } catch let error as KafkaError where !error.isFatal {
+                    // librdkafka sometimes refuses a seek right after the assignment ("erroneous state").
+                    // Reading from the group's committed offset is still exact: commits never pass the
+                    // checkpoint, and `process` skips every record below the checkpoint's position.
+                    logger.warning(
+                        "seek to the checkpoint failed; reading from the committed offset instead",
+                        metadata: ["streamrec.partition": "\(partition.partition)", "streamrec.error": "\(error)"])
+                }
                 continue
             }
             switch configuration.kafka.startPosition {
@@ -229,41 +261,69 @@ struct PipelineRun {
         for entry in accepted {
             if let userID = entry.event.userID { latestByUser[userID] = entry }
         }
-        let k = configuration.pipeline.recommendationsPerUser
-        let filters = state.filters
-        let (recommendations, userCount, itemCount) = state.withEngine { engine in
+        // The lock is held for the apply only; recommending reads a copy (O(1): copy-on-write), which is
+        // gone before the next batch mutates the engine again.
+        let engine = state.withEngine { engine in
             for entry in accepted { engine.apply(entry.event) }
-            // Sorted so output order does not depend on dictionary order.
-            let recommendations = latestByUser.keys.sorted().map { userID in
-                (userID, engine.recommend(userID: userID, k: k, filters: filters))
-            }
-            return (recommendations, engine.userCount, engine.itemCount)
+            return engine
         }
-
+        // Sorted so output order does not depend on dictionary order.
+        let latest = latestByUser.sorted { $0.key < $1.key }
         let generatedAt = Self.wallMilliseconds()
-        for (userID, items) in recommendations {
-            let (event, record) = latestByUser[userID]!
-            let message = RecommendationMessage(
-                userID: userID, recommendations: items, eventTime: event.timestampMilliseconds,
-                generatedAt: generatedAt,
-                source: .init(topic: record.topic, partition: record.partition, offset: record.offset))
-            try await producer.enqueue(
-                topic: configuration.kafka.outputTopic, key: Array(userID.utf8), value: message.encoded())
-            if let produced = record.timestampMilliseconds {
+        let messages = await Self.recommendationMessages(
+            for: latest.map { userID, entry in
+                RecommendationMessage(
+                    userID: userID, recommendations: [], eventTime: entry.event.timestampMilliseconds,
+                    generatedAt: generatedAt,
+                    source: .init(topic: entry.record.topic, partition: entry.record.partition, offset: entry.record.offset))
+            },
+            engine: engine, k: configuration.pipeline.recommendationsPerUser, filters: state.filters)
+
+        for ((userID, entry), message) in zip(latest, messages) {
+            try await producer.enqueue(topic: configuration.kafka.outputTopic, key: Array(userID.utf8), value: message)
+            if let produced = entry.record.timestampMilliseconds {
                 metrics.eventToPublishLatency.recordMilliseconds(max(0, generatedAt - produced))
             }
         }
-        metrics.recommendationsPublished.increment(by: Int64(recommendations.count))
+        metrics.recommendationsPublished.increment(by: Int64(messages.count))
         for letter in deadLetters {
             try await producer.enqueue(
                 topic: configuration.kafka.deadLetterTopic, key: letter.key, value: letter.value, headers: letter.headers)
             logger.debug("dead letter", metadata: ["streamrec.reason": "\(DeadLetter.header(DeadLetter.reasonHeader, in: letter.headers) ?? "")"])
         }
         metrics.deadLetters.increment(by: Int64(deadLetters.count))
-        metrics.users.record(userCount)
-        metrics.items.record(itemCount)
+        metrics.users.record(engine.userCount)
+        metrics.items.record(engine.itemCount)
         let elapsed = (ContinuousClock.now - started).components
         metrics.batchDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+    }
+
+    /// Fills in each message's recommendations and encodes it, in their order, in contiguous slices on as
+    /// many cores as there are (`recommend` only reads the engine value, so the slices share it safely).
+    static func recommendationMessages(
+        for messages: [RecommendationMessage], engine: RecommendationEngine, k: Int, filters: RecommendationFilters
+    ) async -> [[UInt8]] {
+        @Sendable func encoded(_ slice: ArraySlice<RecommendationMessage>) -> [[UInt8]] {
+            let lists = engine.recommend(userIDs: slice.map(\.userID), k: k, filters: filters)
+            return zip(slice, lists).map { message, list in
+                var message = message
+                message.items = list.map { RecommendationMessage.Item(itemID: $0.itemID, score: $0.score, reasons: $0.reasons) }
+                return message.encoded()
+            }
+        }
+        // A slice below ~32 users costs more to schedule than it saves.
+        let slices = min(ProcessInfo.processInfo.activeProcessorCount, messages.count / 32)
+        guard slices > 1 else { return encoded(messages[...]) }
+        return await withTaskGroup(of: (slice: Int, encoded: [[UInt8]]).self) { group in
+            let sliceSize = (messages.count + slices - 1) / slices
+            for slice in 0..<slices {
+                let range = slice * sliceSize..<min((slice + 1) * sliceSize, messages.count)
+                group.addTask { (slice, encoded(messages[range])) }
+            }
+            var parts = [[[UInt8]]](repeating: [], count: slices)
+            for await part in group { parts[part.slice] = part.encoded }
+            return parts.flatMap { $0 }
+        }
     }
 
     // MARK: - Backpressure, lag, checkpoints
@@ -310,30 +370,49 @@ struct PipelineRun {
         }
     }
 
-    /// Publishes everything in flight, writes the checkpoint, then commits its offsets for `partitions`.
-    /// Offsets are never committed past what a durable checkpoint holds.
+    /// Makes a checkpoint durable now and commits its offsets for `partitions` (revoke, shutdown): waits
+    /// for the write in progress, then checkpoints what is applied so far. Offsets are never committed
+    /// past what a durable checkpoint holds.
     mutating func checkpointAndCommit(
         _ partitions: [KafkaTopicPartition], flushTimeout: Duration = .seconds(5)
     ) async throws {
+        if let finished = await checkpointWriter.waitForFinished() { try await commit(finished, partitions: partitions) }
+        guard try await startCheckpoint(flushTimeout: flushTimeout) else { return }
+        if let finished = await checkpointWriter.waitForFinished() { try await commit(finished, partitions: partitions) }
+    }
+
+    /// Publishes everything in flight, then hands a checkpoint of the state to the writer; the loop goes on
+    /// while it is encoded and written. False when output could not be delivered in time (checkpoint
+    /// postponed).
+    @discardableResult
+    mutating func startCheckpoint(flushTimeout: Duration) async throws -> Bool {
         lastCheckpoint = ContinuousClock.now
-        // Output for the events in this checkpoint must be delivered first, or a crash after the commit
+        // Output for the events in this checkpoint must be delivered first, or a crash after it is written
         // would lose their recommendations and dead letters. A delivery failure (not a timeout) ends the
         // run without checkpointing: the restart replays from the last checkpoint and publishes again.
         do {
             try await producer.flush(timeout: flushTimeout)
         } catch let error as KafkaError where error.code == .timedOut {
             logger.warning("output not yet delivered; checkpoint postponed", metadata: ["streamrec.error": "\(error)"])
-            return
+            return false
         }
-        let snapshot = state.withEngine { $0.snapshot() }
-        let now = Self.wallMilliseconds()
-        try await store.save(Checkpoint(
-            nextOffsets: positions, recentEventIDs: deduplication.recent, engineSnapshot: snapshot,
-            createdAtMilliseconds: now))
-        lastCheckpointWallMilliseconds = now
+        checkpointWriter.start(
+            engine: state.withEngine { $0 }, nextOffsets: positions, deduplication: deduplication,
+            createdAtMilliseconds: Self.wallMilliseconds())
+        return true
+    }
+
+    /// Once a checkpoint is durable: commits its offsets for `partitions`. A failed write ends the run (the
+    /// restart resumes from the last good checkpoint).
+    mutating func commit(_ finished: Result<CheckpointWriter.Written, any Error>, partitions: [KafkaTopicPartition])
+        async throws
+    {
+        let written = try finished.get()
+        lastCheckpointWallMilliseconds = written.createdAtMilliseconds
         metrics.checkpoints.increment()
-        metrics.snapshotAge.record(0)
-        let offsets = positions.filter { partitions.contains($0.key) }
+        metrics.checkpointDuration.recordNanoseconds(written.duration.nanoseconds)
+        metrics.snapshotAge.record(Double(Self.wallMilliseconds() - written.createdAtMilliseconds) / 1000)
+        let offsets = written.nextOffsets.filter { partitions.contains($0.key) }
         guard !offsets.isEmpty else { return }
         do {
             try await consumer.commit(offsets)
@@ -342,4 +421,8 @@ struct PipelineRun {
             logger.warning("commit failed; will retry", metadata: ["streamrec.error": "\(error)"])
         }
     }
+}
+
+extension Duration {
+    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
 }
