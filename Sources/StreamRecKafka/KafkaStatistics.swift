@@ -19,6 +19,9 @@ public struct KafkaStatistics: Sendable, Equatable {
     /// Per assigned partition: high watermark minus the group's committed offset (librdkafka's
     /// `consumer_lag`). A partition is absent until the group has committed an offset for it.
     public var consumerLag: [KafkaTopicPartition: Int64]
+    /// Cluster brokers (not bootstrap or coordinator aliases) the client holds an open connection to: 0 while
+    /// the cluster is unreachable.
+    public var brokersUp: Int
 
     /// Sum of ``consumerLag``.
     public var totalConsumerLag: Int64 { consumerLag.values.reduce(0, +) }
@@ -64,6 +67,7 @@ public struct KafkaStatistics: Sendable, Equatable {
             }
         }
         consumerLag = lag
+        brokersUp = (raw.brokers ?? [:]).values.filter { $0.nodeid >= 0 && $0.state == "UP" }.count
     }
 
     // Field names are librdkafka's.
@@ -76,6 +80,12 @@ public struct KafkaStatistics: Sendable, Equatable {
         var rxmsg_bytes: Int64
         var msg_cnt: Int64
         var topics: [String: Topic]?
+        var brokers: [String: Broker]?
+
+        struct Broker: Decodable {
+            var nodeid: Int32
+            var state: String
+        }
 
         struct Topic: Decodable {
             var partitions: [String: Partition]?

@@ -134,14 +134,17 @@ struct EmbeddedKafkaTests {
         try await consumer.close()
     }
 
-    @Test("throughput is computed between two statistics")
+    @Test("throughput is computed between two statistics; brokers up are counted")
     func throughputBetweenStatistics() throws {
         func json(ts: Int, tx: Int, rx: Int, lag: Int) -> [UInt8] {
             Array(
                 """
                 {"name":"rdkafka#consumer-1","ts":\(ts),"txmsgs":\(tx),"txmsg_bytes":\(tx * 100),"rxmsgs":\(rx),
                  "rxmsg_bytes":\(rx * 200),"msg_cnt":3,"topics":{"events":{"partitions":{
-                 "0":{"consumer_lag":\(lag),"fetch_state":"active"},"-1":{"consumer_lag":-1,"fetch_state":"none"}}}}}
+                 "0":{"consumer_lag":\(lag),"fetch_state":"active"},"-1":{"consumer_lag":-1,"fetch_state":"none"}}}},
+                 "brokers":{"127.0.0.1:9092/bootstrap":{"nodeid":-1,"state":"UP"},
+                 "127.0.0.1:40001/1":{"nodeid":1,"state":"\(tx == 0 ? "DOWN" : "UP")"},
+                 "127.0.0.1:40002/2":{"nodeid":2,"state":"UP"}}}
                 """.utf8)
         }
         let earlier = try KafkaStatistics(json: json(ts: 1_000_000, tx: 0, rx: 0, lag: 50))
@@ -149,6 +152,8 @@ struct EmbeddedKafkaTests {
         #expect(later.consumerLag == [KafkaTopicPartition(topic: "events", partition: 0): 7])
         #expect(later.totalConsumerLag == 7)
         #expect(later.queuedMessages == 3)
+        #expect(earlier.brokersUp == 1)
+        #expect(later.brokersUp == 2)
         let rates = later.throughput(since: earlier)
         #expect(rates.transmittedMessagesPerSecond == 200)
         #expect(rates.transmittedBytesPerSecond == 20_000)

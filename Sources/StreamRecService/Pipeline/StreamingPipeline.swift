@@ -54,7 +54,7 @@ struct PipelineRun {
     var lastCheckpoint = ContinuousClock.now
     var lastCheckpointWallMilliseconds: Int64
     var lastLagUpdate = ContinuousClock.now
-    var lastBrokerProbe = ContinuousClock.now
+    var brokersReachable = true
     /// Most events the next poll takes: grows while polls come back full (behind), back to the configured
     /// batch size once they do not, so a backlog is worked off in larger, better coalesced batches.
     var batchLimit: Int
@@ -139,7 +139,7 @@ struct PipelineRun {
             adaptBatchLimit(polled: events.count)
             try await handle(events)
             try await waitWhileProducerIsFull()
-            try await updateLagIfDue()
+            updateLagAndReadinessIfDue()
             if let finished = checkpointWriter.takeFinished() {
                 try await commit(finished, partitions: consumer.assignment)
             }
@@ -349,7 +349,7 @@ struct PipelineRun {
         state.setReady(!paused.isEmpty)
     }
 
-    mutating func updateLagIfDue() async throws {
+    mutating func updateLagAndReadinessIfDue() {
         let now = ContinuousClock.now
         guard now - lastLagUpdate >= .seconds(1) else { return }
         lastLagUpdate = now
@@ -357,17 +357,19 @@ struct PipelineRun {
         for (partition, lag) in consumer.latestStatistics?.consumerLag ?? [:] where lag >= 0 {
             metrics.recordLag(partition: partition.partition, messages: lag)
         }
-        // One broker round trip every 5 s tells whether the broker answers.
-        guard now - lastBrokerProbe >= .seconds(5), let probe = consumer.assignment.first else { return }
-        lastBrokerProbe = now
-        do {
-            _ = try await consumer.watermarks(probe)
-            state.setReady(true)
-        } catch let error as KafkaError where !error.isFatal {
-            // The broker does not answer: say so on /readyz and keep going.
-            state.setReady(false)
-            logger.warning("broker unreachable", metadata: ["streamrec.error": "\(error)"])
+        // Readiness follows librdkafka's own view of its broker connections (statistics, once a second):
+        // asking a broker directly can block the loop for as long as the broker is gone.
+        guard let statistics = consumer.latestStatistics else { return }
+        let reachable = statistics.brokersUp > 0
+        if reachable != brokersReachable {
+            brokersReachable = reachable
+            if reachable {
+                logger.info("broker reachable again")
+            } else {
+                logger.warning("broker unreachable; waiting for it", metadata: ["streamrec.client": "\(statistics.clientName)"])
+            }
         }
+        state.setReady(reachable && !consumer.assignment.isEmpty)
     }
 
     /// Makes a checkpoint durable now and commits its offsets for `partitions` (revoke, shutdown): waits
