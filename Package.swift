@@ -49,6 +49,7 @@ let package = Package(
             dependencies: [
                 "StreamRecKafka",
                 "StreamRecEngine",
+                .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

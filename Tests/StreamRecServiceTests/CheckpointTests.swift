@@ -12,7 +12,11 @@ import Testing
             ],
             recentEventIDs: ["e1", "e2", "é3"],
             engineSnapshot: (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31) },
-            createdAtMilliseconds: 1_732_550_400_000)
+            createdAtMilliseconds: 1_732_550_400_000,
+            pendingRefreshes: [
+                ("user-7", .init(source: .init(topic: "events", partition: 5, offset: 6), eventTime: 1_732_550_399_000, recordTimestamp: 1_732_550_399_500)),
+                ("user-1", .init(source: .init(topic: "events", partition: 0, offset: 41), eventTime: 1_732_550_398_000, recordTimestamp: nil)),
+            ])
     }
 
     static func temporaryDirectory() -> String {
@@ -23,6 +27,28 @@ import Testing
         let checkpoint = Self.sample()
         #expect(try Checkpoint(decoding: checkpoint.encoded()) == checkpoint)
         #expect(checkpoint.encoded() == checkpoint.encoded())
+    }
+
+    /// Files written before pending refreshes were checkpointed still load, with none owed.
+    @Test func readsFormatVersion1WithoutPendingRefreshes() throws {
+        var writer = ByteWriter()
+        writer.bytes(Checkpoint.magic)
+        writer.integer(UInt32(1))
+        writer.integer(Int64(1_732_550_400_000))
+        writer.integer(UInt32(1))
+        writer.string("events")
+        writer.integer(Int32(3))
+        writer.integer(Int64(99))
+        writer.integer(UInt32(1))
+        writer.string("e1")
+        writer.integer(UInt64(3))
+        writer.bytes([1, 2, 3])
+        writer.integer(CRC32.checksum(writer.buffer))
+        let checkpoint = try Checkpoint(decoding: writer.buffer)
+        #expect(checkpoint.nextOffsets == [KafkaTopicPartition(topic: "events", partition: 3): 99])
+        #expect(checkpoint.recentEventIDs == ["e1"])
+        #expect(checkpoint.engineSnapshot == [1, 2, 3])
+        #expect(checkpoint.pendingRefreshes.isEmpty)
     }
 
     @Test func detectsEveryFlippedByteAndTruncation() throws {

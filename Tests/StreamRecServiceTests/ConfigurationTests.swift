@@ -38,7 +38,8 @@ import Testing
         ("http.port", "70000"), ("http.port", "eighty"), ("kafka.from", "yesterday"),
         ("pipeline.poll_timeout", "100"), ("checkpoint.interval", "5 s"), ("kafka.brokers", "localhost"),
         ("kafka.input_topic", "bad topic"), ("http.enabled", "yes please"), ("log.level", "loud"),
-        ("pipeline.max_batch_events", "0"),
+        ("pipeline.max_batch_events", "0"), ("pipeline.coalesce_max_delay", "2h"), ("pipeline.coalesce_max_delay", "30"),
+        ("pipeline.coalesce_max_users", "0"),
     ])
     func wrongValueNamesKeyAndWhatIsAllowed(key: String, value: String) throws {
         var sources = ConfigurationSources()

@@ -1,8 +1,8 @@
 import StreamRecKafka
 
 /// Everything the service needs to resume exactly where a durable state left off: the engine snapshot,
-/// the input offsets it reflects and the recent event ids used to drop duplicates. Written as one file so
-/// the three can never disagree.
+/// the input offsets it reflects, the recent event ids used to drop duplicates and the refreshes those
+/// events imply that were not yet published. Written as one file so they can never disagree.
 public struct Checkpoint: Sendable, Equatable {
     /// The next offset to read per input partition (last applied + 1).
     public var nextOffsets: [KafkaTopicPartition: Int64]
@@ -12,23 +12,46 @@ public struct Checkpoint: Sendable, Equatable {
     public var engineSnapshot: [UInt8]
     /// Wall-clock time the checkpoint was taken, for the snapshot-age metric.
     public var createdAtMilliseconds: Int64
+    /// Users whose recommendations are owed for events at or below `nextOffsets` (coalesced while behind),
+    /// oldest first: published after a restore, since the offsets of their events are already committed.
+    var pendingRefreshes: [(userID: String, entry: PendingRefreshes.Entry)]
 
     public init(
         nextOffsets: [KafkaTopicPartition: Int64], recentEventIDs: [String], engineSnapshot: [UInt8],
         createdAtMilliseconds: Int64
     ) {
+        self.init(
+            nextOffsets: nextOffsets, recentEventIDs: recentEventIDs, engineSnapshot: engineSnapshot,
+            createdAtMilliseconds: createdAtMilliseconds, pendingRefreshes: [])
+    }
+
+    init(
+        nextOffsets: [KafkaTopicPartition: Int64], recentEventIDs: [String], engineSnapshot: [UInt8],
+        createdAtMilliseconds: Int64, pendingRefreshes: [(userID: String, entry: PendingRefreshes.Entry)]
+    ) {
         self.nextOffsets = nextOffsets
         self.recentEventIDs = recentEventIDs
         self.engineSnapshot = engineSnapshot
         self.createdAtMilliseconds = createdAtMilliseconds
+        self.pendingRefreshes = pendingRefreshes
+    }
+
+    public static func == (lhs: Checkpoint, rhs: Checkpoint) -> Bool {
+        lhs.nextOffsets == rhs.nextOffsets && lhs.recentEventIDs == rhs.recentEventIDs
+            && lhs.engineSnapshot == rhs.engineSnapshot && lhs.createdAtMilliseconds == rhs.createdAtMilliseconds
+            && lhs.pendingRefreshes.map(\.userID) == rhs.pendingRefreshes.map(\.userID)
+            && lhs.pendingRefreshes.map(\.entry) == rhs.pendingRefreshes.map(\.entry)
     }
 
     static let magic: [UInt8] = Array("SRCK".utf8)
-    /// Bumped whenever the layout below changes; older files are refused with a clear error.
-    static let formatVersion: UInt32 = 1
+    /// Bumped whenever the layout below changes. Version 1 (no pending refreshes) is still read; other
+    /// versions are refused with a clear error.
+    static let formatVersion: UInt32 = 2
 
     /// Layout (little-endian): magic, version, created-at, offsets (sorted by topic, partition), event ids,
-    /// engine snapshot, then a CRC-32 of everything before it so a damaged file is detected.
+    /// pending refreshes (since version 2: user, source topic, partition, offset, event time, record
+    /// timestamp or `Int64.min`), engine snapshot, then a CRC-32 of everything before it so a damaged file is
+    /// detected.
     public func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.bytes(Self.magic)
@@ -42,6 +65,15 @@ public struct Checkpoint: Sendable, Equatable {
         }
         writer.integer(UInt32(recentEventIDs.count))
         for id in recentEventIDs { writer.string(id) }
+        writer.integer(UInt32(pendingRefreshes.count))
+        for (userID, entry) in pendingRefreshes {
+            writer.string(userID)
+            writer.string(entry.source.topic)
+            writer.integer(entry.source.partition)
+            writer.integer(entry.source.offset)
+            writer.integer(entry.eventTime)
+            writer.integer(entry.recordTimestamp ?? Int64.min)
+        }
         writer.integer(UInt64(engineSnapshot.count))
         writer.bytes(engineSnapshot)
         writer.integer(CRC32.checksum(writer.buffer))
@@ -61,7 +93,7 @@ public struct Checkpoint: Sendable, Equatable {
         }
         reader.position = Self.magic.count
         guard let version: UInt32 = reader.integer() else { throw CheckpointError("truncated header") }
-        guard version == Self.formatVersion else {
+        guard version == 1 || version == Self.formatVersion else {
             throw CheckpointError("format version \(version), this build reads version \(Self.formatVersion)")
         }
         guard let createdAt: Int64 = reader.integer(), let offsetCount: UInt32 = reader.integer() else {
@@ -80,10 +112,26 @@ public struct Checkpoint: Sendable, Equatable {
             guard let id = reader.string() else { throw CheckpointError("truncated event ids") }
             ids.append(id)
         }
+        var pending: [(userID: String, entry: PendingRefreshes.Entry)] = []
+        if version >= 2 {
+            guard let pendingCount: UInt32 = reader.integer() else { throw CheckpointError("truncated pending refreshes") }
+            pending.reserveCapacity(Int(pendingCount))
+            for _ in 0..<pendingCount {
+                guard let userID = reader.string(), let topic = reader.string(), let partition: Int32 = reader.integer(),
+                    let offset: Int64 = reader.integer(), let eventTime: Int64 = reader.integer(),
+                    let recordTimestamp: Int64 = reader.integer()
+                else { throw CheckpointError("truncated pending refreshes") }
+                pending.append((userID, PendingRefreshes.Entry(
+                    source: .init(topic: topic, partition: partition, offset: offset), eventTime: eventTime,
+                    recordTimestamp: recordTimestamp == Int64.min ? nil : recordTimestamp)))
+            }
+        }
         guard let snapshotLength: UInt64 = reader.integer(), let snapshot = reader.bytes(count: Int(snapshotLength)),
             reader.position == reader.end
         else { throw CheckpointError("truncated engine snapshot") }
-        self.init(nextOffsets: offsets, recentEventIDs: ids, engineSnapshot: snapshot, createdAtMilliseconds: createdAt)
+        self.init(
+            nextOffsets: offsets, recentEventIDs: ids, engineSnapshot: snapshot, createdAtMilliseconds: createdAt,
+            pendingRefreshes: pending)
     }
 }
 

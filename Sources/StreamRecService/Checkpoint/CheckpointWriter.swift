@@ -31,7 +31,8 @@ final class CheckpointWriter: Sendable {
         self.store = store
     }
 
-    /// True from ``start(engine:nextOffsets:deduplication:createdAtMilliseconds:)`` until its outcome is taken.
+    /// True from ``start(engine:nextOffsets:deduplication:pendingRefreshes:createdAtMilliseconds:)`` until its
+    /// outcome is taken.
     var isBusy: Bool {
         state.withLock { if case .idle = $0 { false } else { true } }
     }
@@ -39,7 +40,7 @@ final class CheckpointWriter: Sendable {
     /// Begins writing a checkpoint of these values; the caller must have taken the previous outcome.
     func start(
         engine: RecommendationEngine, nextOffsets: [KafkaTopicPartition: Int64], deduplication: DeduplicationWindow,
-        createdAtMilliseconds: Int64
+        pendingRefreshes: [(userID: String, entry: PendingRefreshes.Entry)], createdAtMilliseconds: Int64
     ) {
         state.withLock { state in
             guard case .idle = state else { fatalError("a checkpoint was started while another is unfinished") }
@@ -50,7 +51,7 @@ final class CheckpointWriter: Sendable {
             let result = Result { () throws -> Written in
                 try store.persist(Checkpoint(
                     nextOffsets: nextOffsets, recentEventIDs: deduplication.recent, engineSnapshot: engine.snapshot(),
-                    createdAtMilliseconds: createdAtMilliseconds))
+                    createdAtMilliseconds: createdAtMilliseconds, pendingRefreshes: pendingRefreshes))
                 return Written(
                     nextOffsets: nextOffsets, createdAtMilliseconds: createdAtMilliseconds,
                     duration: ContinuousClock.now - started)

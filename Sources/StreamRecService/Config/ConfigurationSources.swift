@@ -20,6 +20,8 @@ public struct ConfigurationSources: Sendable {
         ("pipeline.recommendations_per_user", "an integer from 1 to 1000"),
         ("pipeline.max_in_flight_messages", "an integer from 1 to 10000000"),
         ("pipeline.dedup_window", "an integer from 0 to 100000000"),
+        ("pipeline.coalesce_max_delay", "a duration from 0ms to 1h, such as 30s (0ms refreshes every batch)"),
+        ("pipeline.coalesce_max_users", "an integer from 1 to 10000000"),
         ("checkpoint.state_dir", "a directory path"),
         ("checkpoint.interval", "a duration from 100ms to 1h, such as 5s"),
         ("http.enabled", "true or false"),
@@ -129,6 +131,8 @@ public struct ConfigurationSources: Sendable {
         configuration.pipeline.recommendationsPerUser = try reader.integer("pipeline.recommendations_per_user", default: configuration.pipeline.recommendationsPerUser, in: 1...1000)
         configuration.pipeline.maxInFlightMessages = try reader.integer("pipeline.max_in_flight_messages", default: configuration.pipeline.maxInFlightMessages, in: 1...10_000_000)
         configuration.pipeline.deduplicationWindow = try reader.integer("pipeline.dedup_window", default: configuration.pipeline.deduplicationWindow, in: 0...100_000_000)
+        configuration.pipeline.coalesceMaxDelay = try reader.duration("pipeline.coalesce_max_delay", default: configuration.pipeline.coalesceMaxDelay, in: .zero...(.seconds(3600)))
+        configuration.pipeline.coalesceMaxUsers = try reader.integer("pipeline.coalesce_max_users", default: configuration.pipeline.coalesceMaxUsers, in: 1...10_000_000)
 
         configuration.checkpoint.stateDirectory = try reader.string("checkpoint.state_dir", default: configuration.checkpoint.stateDirectory) { !$0.isEmpty }
         configuration.checkpoint.interval = try reader.duration("checkpoint.interval", default: configuration.checkpoint.interval, in: .milliseconds(100)...(.seconds(3600)))

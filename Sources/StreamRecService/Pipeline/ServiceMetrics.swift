@@ -21,6 +21,7 @@ public final class ServiceMetrics: Sendable {
     let items: Metrics.Gauge
     let snapshotAge: Metrics.Gauge
     let inFlightMessages: Metrics.Gauge
+    let pendingRefreshes: Metrics.Gauge
     private let lagGauges: Mutex<[Int32: Metrics.Gauge]>
 
     /// The event types with their own counter; anything else is counted as `other`.
@@ -53,11 +54,12 @@ public final class ServiceMetrics: Sendable {
         items = Metrics.Gauge(label: "streamrec_items", factory: factory)
         snapshotAge = Metrics.Gauge(label: "streamrec_snapshot_age_seconds", factory: factory)
         inFlightMessages = Metrics.Gauge(label: "streamrec_producer_in_flight_messages", factory: factory)
+        pendingRefreshes = Metrics.Gauge(label: "streamrec_pending_refreshes", factory: factory)
         lagGauges = Mutex([:])
     }
 
-    func countEvent(type: String) {
-        (eventsByType[type] ?? eventsByType["other"])?.increment()
+    func countEvent(type: String, count: Int = 1) {
+        (eventsByType[type] ?? eventsByType["other"])?.increment(by: Int64(count))
     }
 
     func recordLag(partition: Int32, messages: Int64) {

@@ -7,14 +7,22 @@ import StreamRecKafka
 /// The whole service loop, one batch at a time:
 ///
 ///     poll → decode (bad → dead-letter topic) → drop duplicate event_ids → apply to the engine
-///          → recommend once per user touched in the batch (in parallel) → publish
+///          → note each touched user's latest event as an owed refresh (``PendingRefreshes``)
+///          → recommend the due users (in parallel) → publish
 ///          → (every interval) flush, hand a checkpoint to the writer; commit once it is durable
+///
+/// Caught up, every batch's users are due at once: one recommendation per user per batch. Behind (polls
+/// come back full), refreshes wait and coalesce until caught up, `coalesce_max_delay` or
+/// `coalesce_max_users`: a recommendation for a user whose later events are still unread is stale on
+/// arrival, so this only drops wasted work.
 ///
 /// Restart safety: the engine snapshot, the offsets it reflects and the dedup window are written together
 /// (``CheckpointStore``, on the ``CheckpointWriter``'s own queue while the loop goes on) and only once the
 /// file is durable are those offsets committed to Kafka. On start the checkpoint is loaded and every
 /// partition resumes at exactly its offset; records below it are skipped, so a crash at any point applies
-/// each event to the state once. Output may repeat after a crash (same key, newer value).
+/// each event to the state once. Refreshes still owed are part of the checkpoint and published after a
+/// restore, so committing offsets never loses a user's recommendation. Output may repeat after a crash
+/// (same key, newer value).
 public struct StreamingPipeline: Service {
     let configuration: ServiceConfiguration
     let state: LiveState
@@ -51,6 +59,8 @@ struct PipelineRun {
     /// Positions loaded from the checkpoint: partitions seek there when assigned.
     let resumePositions: [KafkaTopicPartition: Int64]
     var deduplication: DeduplicationWindow
+    /// Users whose recommendations are owed for events already applied.
+    var pending: PendingRefreshes
     var lastCheckpoint = ContinuousClock.now
     var lastCheckpointWallMilliseconds: Int64
     var lastLagUpdate = ContinuousClock.now
@@ -84,6 +94,9 @@ struct PipelineRun {
         resumePositions = positions
         deduplication = DeduplicationWindow(
             capacity: configuration.pipeline.deduplicationWindow, recent: checkpoint?.recentEventIDs ?? [])
+        pending = PendingRefreshes(
+            maxDelay: configuration.pipeline.coalesceMaxDelay, maxUsers: configuration.pipeline.coalesceMaxUsers,
+            restoring: checkpoint?.pendingRefreshes ?? [], now: .now)
         lastCheckpointWallMilliseconds = checkpoint?.createdAtMilliseconds ?? Self.wallMilliseconds()
         batchLimit = configuration.pipeline.maxBatchEvents
 
@@ -125,10 +138,13 @@ struct PipelineRun {
     }
 
     mutating func consumeBatches() async throws {
+        var refreshesDue = !pending.isEmpty
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let events: [KafkaConsumerEvent]
             do {
-                events = try await consumer.poll(maxEvents: batchLimit, timeout: configuration.pipeline.pollTimeout)
+                // Owed refreshes are worked off between polls that do not wait.
+                events = try await consumer.poll(
+                    maxEvents: batchLimit, timeout: refreshesDue ? .zero : configuration.pipeline.pollTimeout)
             } catch let error as KafkaError where !error.isFatal {
                 // Broker trouble is waited out: not ready, keep state, try again.
                 state.setReady(false)
@@ -137,7 +153,13 @@ struct PipelineRun {
                 continue
             }
             adaptBatchLimit(polled: events.count)
+            let started = ContinuousClock.now
             try await handle(events)
+            let refreshed = try await refreshDue(behind: events.count >= configuration.pipeline.maxBatchEvents)
+            refreshesDue = refreshed.moreDue
+            if !events.isEmpty || refreshed.published > 0 {
+                metrics.batchDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+            }
             try await waitWhileProducerIsFull()
             updateLagAndReadinessIfDue()
             if let finished = checkpointWriter.takeFinished() {
@@ -185,6 +207,8 @@ struct PipelineRun {
                 try await process(records)
                 records.removeAll(keepingCapacity: true)
                 logger.info("partitions revoked", metadata: ["streamrec.partitions": "\(partitions.map(\.partition))"])
+                // Whoever reads these partitions next does not know what we owe for them.
+                try await publishRefreshes(pending.take(partitions: partitions))
                 try await checkpointAndCommit(partitions)
                 if consumer.assignment.allSatisfy({ partitions.contains($0) }) { state.setReady(false) }
             }
@@ -223,13 +247,14 @@ struct PipelineRun {
         state.setReady(true)
     }
 
-    /// The heart of the pipeline: one batch of records through decode, dedup, apply, recommend, publish.
+    /// The heart of the pipeline: one batch of records through decode, dedup, apply; the touched users'
+    /// refreshes are owed from here on (``refreshDue(behind:)`` publishes them).
     mutating func process(_ records: [KafkaRecord]) async throws {
         guard !records.isEmpty else { return }
-        let started = ContinuousClock.now
         var accepted: [(event: Event, record: KafkaRecord)] = []
         accepted.reserveCapacity(records.count)
         var deadLetters: [DeadLetter] = []
+        var countsByType: [String: Int] = [:]
 
         for record in records {
             let partition = KafkaTopicPartition(topic: record.topic, partition: record.partition)
@@ -252,50 +277,74 @@ struct PipelineRun {
                 metrics.duplicates.increment()
                 continue
             }
-            metrics.countEvent(type: event.type.rawValue)
+            countsByType[event.type.rawValue, default: 0] += 1
             accepted.append((event, record))
         }
 
-        // The user's last event in the batch is the source of their new recommendations.
-        var latestByUser: [String: (event: Event, record: KafkaRecord)] = [:]
-        for entry in accepted {
-            if let userID = entry.event.userID { latestByUser[userID] = entry }
-        }
-        // The lock is held for the apply only; recommending reads a copy (O(1): copy-on-write), which is
-        // gone before the next batch mutates the engine again.
-        let engine = state.withEngine { engine in
+        let (userCount, itemCount) = state.withEngine { engine in
             for entry in accepted { engine.apply(entry.event) }
-            return engine
+            return (engine.userCount, engine.itemCount)
         }
-        // Sorted so output order does not depend on dictionary order.
-        let latest = latestByUser.sorted { $0.key < $1.key }
-        let generatedAt = Self.wallMilliseconds()
-        let messages = await Self.recommendationMessages(
-            for: latest.map { userID, entry in
-                RecommendationMessage(
-                    userID: userID, recommendations: [], eventTime: entry.event.timestampMilliseconds,
-                    generatedAt: generatedAt,
-                    source: .init(topic: entry.record.topic, partition: entry.record.partition, offset: entry.record.offset))
-            },
-            engine: engine, k: configuration.pipeline.recommendationsPerUser, filters: state.filters)
+        // The user's last event is the source of their next recommendations.
+        let now = ContinuousClock.now
+        for (event, record) in accepted {
+            guard let userID = event.userID else { continue }
+            pending.record(
+                userID: userID,
+                .init(
+                    source: .init(topic: record.topic, partition: record.partition, offset: record.offset),
+                    eventTime: event.timestampMilliseconds, recordTimestamp: record.timestampMilliseconds),
+                now: now)
+        }
+        metrics.pendingRefreshes.record(pending.count)
 
-        for ((userID, entry), message) in zip(latest, messages) {
-            try await producer.enqueue(topic: configuration.kafka.outputTopic, key: Array(userID.utf8), value: message)
-            if let produced = entry.record.timestampMilliseconds {
-                metrics.eventToPublishLatency.recordMilliseconds(max(0, generatedAt - produced))
-            }
-        }
-        metrics.recommendationsPublished.increment(by: Int64(messages.count))
         for letter in deadLetters {
             try await producer.enqueue(
                 topic: configuration.kafka.deadLetterTopic, key: letter.key, value: letter.value, headers: letter.headers)
             logger.debug("dead letter", metadata: ["streamrec.reason": "\(DeadLetter.header(DeadLetter.reasonHeader, in: letter.headers) ?? "")"])
         }
         metrics.deadLetters.increment(by: Int64(deadLetters.count))
-        metrics.users.record(engine.userCount)
-        metrics.items.record(engine.itemCount)
-        let elapsed = (ContinuousClock.now - started).components
-        metrics.batchDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        // Counted after the owed refreshes are visible in the metric, so a reader of /metrics that sees
+        // every event consumed also sees what is still owed for them.
+        for (type, count) in countsByType { metrics.countEvent(type: type, count: count) }
+        metrics.users.record(userCount)
+        metrics.items.record(itemCount)
+    }
+
+    /// Publishes the refreshes that are due (see ``PendingRefreshes``), at most `max_backlog_batch_events`
+    /// users at a time so polls go on during a large flush; `moreDue` when more are due right away.
+    mutating func refreshDue(behind: Bool) async throws -> (published: Int, moreDue: Bool) {
+        let now = ContinuousClock.now
+        let due = pending.takeDue(behind: behind, now: now, limit: max(configuration.pipeline.maxBatchEvents, configuration.pipeline.maxBacklogBatchEvents))
+        try await publishRefreshes(due)
+        metrics.pendingRefreshes.record(pending.count)
+        return (due.count, pending.dueCount(behind: behind, now: now) > 0)
+    }
+
+    /// Recommends for these users from the current state and publishes one message each.
+    mutating func publishRefreshes(_ refreshes: [(userID: String, entry: PendingRefreshes.Entry)]) async throws {
+        guard !refreshes.isEmpty else { return }
+        // A copy (O(1): copy-on-write), gone before the next batch mutates the engine again.
+        let engine = state.withEngine { $0 }
+        // Sorted so output order does not depend on arrival order within the chunk.
+        let sorted = refreshes.sorted { $0.userID < $1.userID }
+        let generatedAt = Self.wallMilliseconds()
+        let messages = await Self.recommendationMessages(
+            for: sorted.map { userID, entry in
+                RecommendationMessage(
+                    userID: userID, recommendations: [], eventTime: entry.eventTime, generatedAt: generatedAt,
+                    source: entry.source)
+            },
+            engine: engine, k: configuration.pipeline.recommendationsPerUser, filters: state.filters)
+
+        for ((userID, entry), message) in zip(sorted, messages) {
+            try await producer.enqueue(topic: configuration.kafka.outputTopic, key: Array(userID.utf8), value: message)
+            if let produced = entry.recordTimestamp {
+                metrics.eventToPublishLatency.recordMilliseconds(max(0, generatedAt - produced))
+            }
+        }
+        metrics.recommendationsPublished.increment(by: Int64(messages.count))
+        metrics.inFlightMessages.record(producer.inFlightCount)
     }
 
     /// Fills in each message's recommendations and encodes it, in their order, in contiguous slices on as
@@ -400,7 +449,7 @@ struct PipelineRun {
         }
         checkpointWriter.start(
             engine: state.withEngine { $0 }, nextOffsets: positions, deduplication: deduplication,
-            createdAtMilliseconds: Self.wallMilliseconds())
+            pendingRefreshes: pending.ordered, createdAtMilliseconds: Self.wallMilliseconds())
         return true
     }
 
