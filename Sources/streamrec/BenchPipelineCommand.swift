@@ -95,21 +95,43 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         defer { service.stop() }
         let port = try await service.httpPort()
         let rssSamples = Mutex<[(events: Int, megabytes: Double)]>([])
+        let serveStarted = ContinuousClock.now
+        let allConsumedAt = Mutex<(seconds: Double, cpuSeconds: Double)?>(nil)
+        let cpuBefore = service.cpuSeconds()
         let serveSeconds = try await measure(payload: payload, topic: "serve-in", kafka: kafka, logger: logger) { progress in
             var nextSample = payload.count / 4
+            var previous: ServeProgress?
             while true {
-                let consumed = try await Self.consumedEvents(port: port)
-                progress.store(consumed)
-                if consumed >= nextSample {
+                let current = try await Self.serveProgress(port: port)
+                progress.store(current.consumed)
+                if current.published != previous?.published { progress.noteActivity() }
+                if current.consumed >= nextSample {
                     let megabytes = service.residentMegabytes()
-                    rssSamples.withLock { $0.append((consumed, megabytes)) }
+                    rssSamples.withLock { $0.append((current.consumed, megabytes)) }
                     nextSample += payload.count / 4
                 }
-                if consumed >= payload.count { return }
+                if current.consumed >= payload.count, allConsumedAt.withLock({ $0 }) == nil {
+                    let consumedAt = (Self.seconds(ContinuousClock.now - serveStarted), service.cpuSeconds() - cpuBefore)
+                    allConsumedAt.withLock { $0 = consumedAt }
+                }
+                // Done once every recommendation the events imply is delivered: nothing owed, nothing in
+                // flight, on two scrapes in a row with the same published count (the gauges are separate
+                // reads of a moving loop).
+                if let previous, previous.isDone(events: payload.count), current.isDone(events: payload.count),
+                    current.published == previous.published
+                {
+                    return
+                }
+                previous = current
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
-        log(String(format: "serve: %.1f s, %.0f events/s (%.2f× pass-through)", serveSeconds, Double(events) / serveSeconds, passThroughSeconds / serveSeconds))
+        let serveCPUSeconds = service.cpuSeconds() - cpuBefore
+        let published = try await Self.serveProgress(port: port).published
+        log(String(format: "serve: %.1f s, %.0f events/s (%.2f× pass-through), %.1f CPU s in serve (%.0f µs per event), %d recommendations published", serveSeconds, Double(events) / serveSeconds, passThroughSeconds / serveSeconds, serveCPUSeconds, serveCPUSeconds / Double(events) * 1e6, published))
+        if let consumedAt = allConsumedAt.withLock({ $0 }) {
+            log(String(format: "  (every event applied after %.1f s, %.1f CPU s; the rest is publishing what was owed)", consumedAt.seconds, consumedAt.cpuSeconds))
+        }
         for sample in rssSamples.withLock({ $0 }) { log(String(format: "serve RSS after %d events: %.0f MB", sample.events, sample.megabytes)) }
         service.stop()
 
@@ -118,17 +140,31 @@ struct BenchPipelineCommand: AsyncParsableCommand {
             brokers: broker.bootstrapServers, input: "latency-in", output: "latency-out", properties: properties)
         defer { latencyService.stop() }
         // Latency is measured from the moment both ends are in their groups: the ~3 s joins are not latency.
-        try await Self.waitUntilReady(port: try await latencyService.httpPort())
+        let latencyPort = try await latencyService.httpPort()
+        try await Self.waitUntilReady(port: latencyPort)
+        let latencyCPUBefore = latencyService.cpuSeconds()
         let samples = try await measureLatency(kafka: kafka, logger: logger)
+        let latencyCPUSeconds = latencyService.cpuSeconds() - latencyCPUBefore
+        // serve's own view (record timestamp → message handed to its producer) tells a slow serve from a
+        // slow delivery or reader.
+        let serveSide = try await Self.histogram(port: latencyPort, name: "streamrec_event_to_publish_latency_seconds")
         latencyService.stop()
         if let (p50, p99) = Self.percentiles(samples.map(\.milliseconds)) {
-            log(String(format: "latency at %.0f events/s: p50 %.1f ms, p99 %.1f ms (%d recommendation messages)", latencyRate, p50, p99, samples.count))
+            log(String(format: "latency at %.0f events/s: p50 %.1f ms, p99 %.1f ms (%d recommendation messages; %.1f CPU s in serve)", latencyRate, p50, p99, samples.count, latencyCPUSeconds))
         }
-        // By the second the event was sent in, so a stall or a warm-up shows where it happened.
-        for window in stride(from: 0.0, to: latencySeconds, by: 5) {
-            let inWindow = samples.filter { $0.sentAtSeconds >= window && $0.sentAtSeconds < window + 5 }.map(\.milliseconds)
+        if let total = serveSide.last?.count, total > 0 {
+            let shares = serveSide.filter { [0.01, 0.05, 0.1, 0.5, 1].contains($0.bound) }
+                .map { String(format: "%.1f %% ≤ %.0f ms", 100 * Double($0.count) / Double(total), $0.bound * 1000) }
+            log("  serve's own event → publish (\(total)): " + shares.joined(separator: ", "))
+        }
+        // By the second the event was sent in, so a stall or a warm-up shows where it happened: the first
+        // 5 s by the second, then by 5 s.
+        let windows = Array(stride(from: 0.0, to: min(5, latencySeconds), by: 1).map { ($0, 1.0) })
+            + Array(stride(from: 5.0, to: latencySeconds, by: 5).map { ($0, 5.0) })
+        for (window, length) in windows {
+            let inWindow = samples.filter { $0.sentAtSeconds >= window && $0.sentAtSeconds < window + length }.map(\.milliseconds)
             guard let (p50, p99) = Self.percentiles(inWindow) else { continue }
-            log(String(format: "  events sent in %.0f–%.0f s: p50 %.1f ms, p99 %.1f ms (%d)", window, window + 5, p50, p99, inWindow.count))
+            log(String(format: "  events sent in %.0f–%.0f s: p50 %.1f ms, p99 %.1f ms (%d)", window, window + length, p50, p99, inWindow.count))
         }
     }
 
@@ -234,12 +270,44 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         throw ValidationError("serve was not ready (partitions assigned) within 60 s")
     }
 
-    static func consumedEvents(port: Int) async throws -> Int {
+    /// A Prometheus histogram's cumulative buckets (upper bound in seconds, count), `+Inf` last.
+    static func histogram(port: Int, name: String) async throws -> [(bound: Double, count: Int)] {
         let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
-        return String(decoding: data, as: UTF8.self).split(separator: "\n")
-            .filter { $0.hasPrefix("streamrec_events_consumed_total{") || $0.hasPrefix("streamrec_dead_letters_total ") || $0.hasPrefix("streamrec_duplicate_events_total ") }
-            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
-            .reduce(0) { $0 + Int($1) }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+            guard line.hasPrefix(name + "_bucket{"), let start = line.range(of: "le=\""),
+                let end = line[start.upperBound...].firstIndex(of: "\""),
+                let count = line.split(separator: " ").last.flatMap({ Double($0) })
+            else { return nil }
+            let bound = line[start.upperBound..<end]
+            return (bound == "+Inf" ? .infinity : Double(bound) ?? .nan, Int(count))
+        }.sorted { $0.bound < $1.bound }
+    }
+
+    /// What serve's `/metrics` says about its progress.
+    struct ServeProgress {
+        /// Events applied + dead letters + duplicates.
+        var consumed: Int
+        var published: Int
+        /// Users whose recommendation is still owed (coalesced while behind).
+        var pending: Int
+        var inFlight: Int
+
+        func isDone(events: Int) -> Bool { consumed >= events && pending == 0 && inFlight == 0 }
+    }
+
+    static func serveProgress(port: Int) async throws -> ServeProgress {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        func sum(_ prefixes: String...) -> Int {
+            lines.filter { line in prefixes.contains { line.hasPrefix($0) } }
+                .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+                .reduce(0) { $0 + Int($1) }
+        }
+        return ServeProgress(
+            consumed: sum("streamrec_events_consumed_total{", "streamrec_dead_letters_total ", "streamrec_duplicate_events_total "),
+            published: sum("streamrec_recommendations_published_total "),
+            pending: sum("streamrec_pending_refreshes "),
+            inFlight: sum("streamrec_producer_in_flight_messages "))
     }
 
     static func wallMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -265,6 +333,8 @@ final class ProgressBox: Sendable {
         }
     }
     func load() -> Int { state.withLock { $0.count } }
+    /// Progress other than the count (serve publishing what it owes), so the stall watchdog waits.
+    func noteActivity() { state.withLock { $0.changed = ContinuousClock.now } }
     func finish() { state.withLock { $0.isFinished = true } }
     var isFinished: Bool { state.withLock { $0.isFinished } }
     var secondsSinceChange: Double { BenchPipelineCommand.seconds(ContinuousClock.now - state.withLock { $0.changed }) }
@@ -320,6 +390,16 @@ final class ServeChild: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw ValidationError("serve did not start; see \(logPath)")
+    }
+
+    /// User + system CPU seconds of the child so far (`/proc/PID/stat` fields 14 and 15, in clock ticks).
+    func cpuSeconds() -> Double {
+        let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        guard let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     func residentMegabytes() -> Double {
