@@ -17,13 +17,13 @@ import Testing
             "STREAMREC_PIPELINE_MAX_BATCH_EVENTS": "50", "STREAMREC_PIPELINE_MAX_BACKLOG_BATCH_EVENTS": "50",
             "STREAMREC_PIPELINE_COALESCE_MAX_DELAY": "1h", "STREAMREC_CHECKPOINT_INTERVAL": "200ms",
         ]
-        // 200 users with 60 events each, one user after the other: each batch touches one or two users.
-        let users = (0..<200).map { "user-\($0)" }
+        // 400 users with 50 events each, one user after the other: each batch touches one or two users.
+        let users = (0..<400).map { "user-\($0)" }
         var lastSource: [String: RecommendationMessage.Source] = [:]
         var time: Int64 = 1_732_550_400_000
         var sent: Int64 = 0
         for user in users {
-            for n in 0..<60 {
+            for n in 0..<50 {
                 time += 1000
                 try await cluster.producer.enqueue(
                     topic: cluster.inputTopic, key: Array(user.utf8),
@@ -36,9 +36,15 @@ import Testing
         try await cluster.producer.flush(timeout: .seconds(30))
 
         var service = try cluster.startService(environment: environment)
-        let killed = try await eventually("a checkpoint owing refreshes", timeout: .seconds(60)) { () async throws -> Checkpoint? in
-            guard let checkpoint = try await cluster.checkpoint(), checkpoint.pendingRefreshes.count >= 5 else { return nil }
-            return checkpoint
+        let killed: Checkpoint
+        do {
+            killed = try await eventually("a checkpoint owing refreshes", timeout: .seconds(120)) { () async throws -> Checkpoint? in
+                guard let checkpoint = try await cluster.checkpoint(), checkpoint.pendingRefreshes.count >= 3 else { return nil }
+                return checkpoint
+            }
+        } catch {
+            Issue.record("\(error); last checkpoint: \(String(describing: try await cluster.checkpoint()?.nextOffsets)); log:\n\(service.log.suffix(3000))")
+            return
         }
         service.signal(SIGKILL)
         #expect(await service.waitForExit(timeout: .seconds(5))?.bySignal == true)
