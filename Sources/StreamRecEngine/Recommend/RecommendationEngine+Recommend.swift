@@ -160,8 +160,10 @@ extension RecommendationEngine {
         }
         guard positionWeight.count > 0 else { return }
 
-        // Keyed by the session serial's bit pattern.
-        var overlap = SlotScores(expectedCount: settings.sampleSize)
+        // Every session sharing an item, keyed by the serial's bit pattern, in first-seen order with its summed
+        // weights. Reading no session state here lets the loop below check the candidates' headers back to back
+        // (independent cache misses that overlap) instead of one at a time between hash inserts.
+        var shared = SlotScores(expectedCount: settings.sampleSize * 2)
         for (position, item) in positionWeight.keys.enumerated() {
             var weight = positionWeight.scores[position]
             if settings.idfExponent > 0 {
@@ -170,28 +172,28 @@ extension RecommendationEngine {
                 weight /= exp2(settings.idfExponent * log2(1 + sessionsWithItem))
             }
             for serial in items[Int(item)].recentSessions.reversed() where serial != session {
-                let key = Int32(bitPattern: serial)
-                if !overlap.addIfPresent(key, weight), overlap.count < settings.sampleSize, sessions.contains(serial) {
-                    overlap.add(key, weight)
-                }
+                shared.add(Int32(bitPattern: serial), weight)
             }
         }
         let now = state.lastEventMilliseconds
         let halfLife = max(settings.recencyHalfLifeSeconds, 0.001) * 1000
-        // Ties prefer the newer session: keys are negated serials so "smaller key first" means newer.
+        // The first `sampleSize` sessions still in the store are the candidates; ties prefer the newer session:
+        // keys are negated serials so "smaller key first" means newer.
         var best = TopScores<Int64>(capacity: settings.neighbours)
-        for (position, key) in overlap.keys.enumerated() {
+        var sampled = 0
+        for (position, key) in shared.keys.enumerated() {
             let serial = UInt32(bitPattern: key)
-            let recency = exp2(-Double(max(0, now - sessions.lastTime(of: serial))) / halfLife)
-            // A session holds at least one item, so overlap × recency bounds its score: a session that cannot
-            // enter the full list is skipped before its size is read (a cache miss each; most of this loop).
-            if best.entries.count == best.capacity, let weakest = best.entries.last,
-                overlap.scores[position] * recency < weakest.score
-            {
+            guard serial != 0, let header = sessions.header(of: serial), header.serial == serial else { continue }
+            sampled += 1
+            if sampled > settings.sampleSize { break }
+            let overlap = shared.scores[position]
+            let recency = exp2(-Double(max(0, now - header.lastTimeMilliseconds)) / halfLife)
+            // A session holds at least one item, so overlap × recency bounds its score.
+            if best.entries.count == best.capacity, let weakest = best.entries.last, overlap * recency < weakest.score {
                 continue
             }
-            let size = Double(max(sessions.items(of: serial).count, 1))
-            best.offer(-Int64(serial), overlap.scores[position] / size.squareRoot() * recency)
+            let size = Double(max(header.count, 1))
+            best.offer(-Int64(serial), overlap / size.squareRoot() * recency)
         }
 
         var scores = SlotScores(expectedCount: 1024)

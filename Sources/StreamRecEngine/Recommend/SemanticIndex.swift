@@ -138,31 +138,76 @@ struct SemanticIndex: Sendable, Equatable {
             if similarity > 0 { offer(item, similarity) }
         }
         guard centroidCount > 0, query.count == dimensions else { return }
-        var scored: [(index: Int, score: Float)] = []
-        scored.reserveCapacity(centroidCount)
-        for index in 0..<centroidCount {
-            var score: Float = 0
-            let base = index * dimensions
-            for dimension in 0..<dimensions { score += centroids[base + dimension] * query[dimension] }
-            scored.append((index, score))
+        // The `probes` best centroids (score descending, ties to the lower index), as a full sort would order them.
+        var nearest: [(index: Int, score: Float)] = []
+        nearest.reserveCapacity(probes + 1)
+        let probes = max(1, probes)
+        centroids.withUnsafeBufferPointer { centroids in
+            query.withUnsafeBufferPointer { query in
+                Self.forEachDot(rows: centroids, count: centroidCount, dimensions: dimensions, with: query) { index, score in
+                    if nearest.count == probes, let last = nearest.last,
+                        !(score > last.score || (score == last.score && index < last.index))
+                    {
+                        return
+                    }
+                    var place = nearest.count
+                    while place > 0, score > nearest[place - 1].score { place -= 1 }
+                    nearest.insert((index, score), at: place)
+                    if nearest.count > probes { nearest.removeLast() }
+                }
+            }
         }
-        scored.sort { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
         var scanned = 0
         // Lopsided clusters (near-identical texts) must not turn a probe into a scan of the catalogue.
-        for entry in scored.prefix(max(1, probes)) where scanned < scanLimit {
+        for entry in nearest where scanned < scanLimit {
             let items = lists[entry.index]
             let count = min(items.count, scanLimit - scanned)
             scanned += count
             listVectors[entry.index].withUnsafeBufferPointer { vectors in
                 query.withUnsafeBufferPointer { query in
-                    for position in 0..<count {
-                        var dot: Float = 0
-                        let base = position * dimensions
-                        for dimension in 0..<dimensions { dot += vectors[base + dimension] * query[dimension] }
+                    Self.forEachDot(rows: vectors, count: count, dimensions: dimensions, with: query) { position, dot in
                         if dot > 0 { offer(items[position], Double(dot)) }
                     }
                 }
             }
+        }
+    }
+
+    /// Calls `body` with the dot product of each of the first `count` rows (`dimensions` wide) with `query`, in
+    /// row order. Four rows at a time: every sum still adds its products in dimension order (the same rounding
+    /// as one row at a time), but four independent chains keep the floating-point adder busy instead of waiting
+    /// on one chain's latency.
+    @inline(__always)
+    private static func forEachDot(
+        rows: UnsafeBufferPointer<Float>, count: Int, dimensions: Int, with query: UnsafeBufferPointer<Float>,
+        _ body: (Int, Float) -> Void
+    ) {
+        var row = 0
+        while row + 4 <= count {
+            let base = row * dimensions
+            var sum0: Float = 0
+            var sum1: Float = 0
+            var sum2: Float = 0
+            var sum3: Float = 0
+            for dimension in 0..<dimensions {
+                let value = query[dimension]
+                sum0 += rows[base + dimension] * value
+                sum1 += rows[base + dimensions + dimension] * value
+                sum2 += rows[base + 2 * dimensions + dimension] * value
+                sum3 += rows[base + 3 * dimensions + dimension] * value
+            }
+            body(row, sum0)
+            body(row + 1, sum1)
+            body(row + 2, sum2)
+            body(row + 3, sum3)
+            row += 4
+        }
+        while row < count {
+            let base = row * dimensions
+            var sum: Float = 0
+            for dimension in 0..<dimensions { sum += rows[base + dimension] * query[dimension] }
+            body(row, sum)
+            row += 1
         }
     }
 }
