@@ -111,6 +111,32 @@ struct SessionStore: Sendable, Equatable {
         return slot < slotCount ? header(ofSlot: slot) : nil
     }
 
+    /// The headers of the slots the serials (bit patterns) would occupy, in order; a header with another serial
+    /// means that session left the store (serial 0 is never stored). One tight loop with no branch on what it reads, so the cache misses of
+    /// scattered records overlap instead of queueing behind each other.
+    func headers(ofSerials keys: [Int32], into headers: inout [Header]) {
+        headers.removeAll(keepingCapacity: true)
+        headers.reserveCapacity(keys.count)
+        guard slotCount > 0 else {
+            headers.append(contentsOf: repeatElement(Header(serial: 0, count: 0, lastTimeMilliseconds: 0), count: keys.count))
+            return
+        }
+        let capacity = UInt32(capacity)
+        let stride = stride
+        let slotCount = slotCount
+        records.withUnsafeBufferPointer { records in
+            for key in keys {
+                // A slot not opened yet reads as slot 0, whose serial cannot match.
+                var slot = Int((UInt32(bitPattern: key) &- 1) % capacity)
+                if slot >= slotCount { slot = 0 }
+                let base = slot * stride
+                let time = Int64(records[base + 3]) << 32 | Int64(UInt32(bitPattern: records[base + 2]))
+                headers.append(Header(serial: UInt32(bitPattern: records[base]), count: Int(records[base + 1]),
+                                      lastTimeMilliseconds: time))
+            }
+        }
+    }
+
     func contains(_ serial: UInt32) -> Bool { serial != 0 && header(of: serial)?.serial == serial }
 
     private func items(inSlot slot: Int) -> ArraySlice<Int32> {

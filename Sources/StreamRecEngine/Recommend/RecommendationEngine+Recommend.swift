@@ -32,38 +32,57 @@ extension RecommendationEngine {
     public func recommend(
         userID: String, sessionID: String? = nil, k: Int, filters: RecommendationFilters = RecommendationFilters()
     ) -> [Recommendation] {
-        recommend(userID: userID, sessionID: sessionID, k: k, filters: filters, trendingRanked: rankedTrending())
+        var scratch = RecommendScratch()
+        return recommend(userID: userID, sessionID: sessionID, k: k, filters: filters, trendingRanked: rankedTrending(),
+                         scratch: &scratch)
     }
 
     /// ``recommend(userID:sessionID:k:filters:)`` for each user in turn (their latest sessions), sharing the
-    /// work that does not depend on the user (ranking the trending list); same results as one call each.
+    /// work that does not depend on the user (ranking the trending list) and the call's buffers; same results as
+    /// one call each.
     public func recommend(
         userIDs: some Sequence<String>, k: Int, filters: RecommendationFilters = RecommendationFilters()
     ) -> [[Recommendation]] {
         let trending = rankedTrending()
-        return userIDs.map { recommend(userID: $0, sessionID: nil, k: k, filters: filters, trendingRanked: trending) }
+        var scratch = RecommendScratch()
+        return userIDs.map {
+            recommend(userID: $0, sessionID: nil, k: k, filters: filters, trendingRanked: trending, scratch: &scratch)
+        }
     }
 
-    /// - Parameter trendingRanked: ``rankedTrending()`` of this state.
+    /// - Parameters:
+    ///   - trendingRanked: ``rankedTrending()`` of this state.
+    ///   - scratch: buffers, emptied here before use.
     private func recommend(
-        userID: String, sessionID: String?, k: Int, filters: RecommendationFilters, trendingRanked: [Int32]
+        userID: String, sessionID: String?, k: Int, filters: RecommendationFilters, trendingRanked: [Int32],
+        scratch: inout RecommendScratch
     ) -> [Recommendation] {
         guard k > 0 else { return [] }
         // No list can be longer than the catalogue; the clamp also keeps `k * 5` below from overflowing.
         let k = min(k, max(itemCount, 1))
-        var candidates = CandidateSet()
+        scratch.candidates.removeAll()
         let blend = configuration.blend
         let user = userTable.slot(of: userID)
         if let user {
             let state = users[Int(user)]
             let serial = currentSession(of: state, sessionID: sessionID)
-            if blend.recent > 0 { addRecent(state, session: serial, into: &candidates) }
-            if blend.sessionNeighbours > 0 { addSessionNeighbours(state, session: serial, into: &candidates) }
-            if blend.itemCF > 0 { addCoOccurrence(state, session: serial, into: &candidates) }
-            if blend.query > 0 { addQueryClicks(state, into: &candidates) }
-            if blend.semantic > 0 { addSemantic(state, into: &candidates) }
+            if blend.recent > 0 {
+                addRecent(state, session: serial, scores: &scratch.recentScores, into: &scratch.candidates)
+            }
+            if blend.sessionNeighbours > 0 {
+                addSessionNeighbours(
+                    state, session: serial, positionWeight: &scratch.sessionItems, shared: &scratch.sharedSessions,
+                    headers: &scratch.sharedHeaders, scores: &scratch.neighbourScores, into: &scratch.candidates)
+            }
+            if blend.itemCF > 0 {
+                addCoOccurrence(state, session: serial, scores: &scratch.coOccurrenceScores,
+                                into: &scratch.candidates)
+            }
+            if blend.query > 0 { addQueryClicks(state, scores: &scratch.queryScores, into: &scratch.candidates) }
+            if blend.semantic > 0 { addSemantic(state, into: &scratch.candidates) }
         }
-        if blend.popular > 0 { addPopular(trendingRanked.prefix(max(k * 2, 50)), into: &candidates) }
+        if blend.popular > 0 { addPopular(trendingRanked.prefix(max(k * 2, 50)), into: &scratch.candidates) }
+        let candidates = scratch.candidates
 
         let weights = [blend.recent, blend.sessionNeighbours, blend.itemCF, blend.query, blend.semantic, blend.popular]
         let excluded = exclusions(user: user, filters: filters)
@@ -126,8 +145,10 @@ extension RecommendationEngine {
     }
 
     /// The session's own items (and, damped, the user's earlier ones): behaviour weight × exp(-steps back / λ).
-    private func addRecent(_ state: UserState, session: UInt32?, into candidates: inout CandidateSet) {
-        var scores = SlotScores(expectedCount: 64)
+    private func addRecent(
+        _ state: UserState, session: UInt32?, scores: inout SlotScores, into candidates: inout CandidateSet
+    ) {
+        scores.removeAll()
         for (step, interaction) in state.history.reversed().enumerated() where itemTable.isLive(interaction.item) {
             let sessionFactor = interaction.session == session ? 1 : configuration.blend.otherSessionFactor
             let weight = configuration.behaviourWeights.weight(interaction.type) * sessionFactor
@@ -149,11 +170,14 @@ extension RecommendationEngine {
     /// sessions sharing the current session's items vote for their own items, weighted by how recent the shared
     /// item is in the current session, how recent the neighbour is, and how close the voted item sits to the
     /// shared one inside the neighbour.
-    private func addSessionNeighbours(_ state: UserState, session: UInt32?, into candidates: inout CandidateSet) {
+    private func addSessionNeighbours(
+        _ state: UserState, session: UInt32?, positionWeight: inout SlotScores, shared: inout SlotScores,
+        headers: inout [SessionStore.Header], scores: inout SlotScores, into candidates: inout CandidateSet
+    ) {
         guard let session else { return }
         let settings = configuration.sessionNeighbours
         // Distinct items of the current session, most recent first, with their position weights.
-        var positionWeight = SlotScores(expectedCount: 32)
+        positionWeight.removeAll()
         for interaction in state.history.reversed() where interaction.session == session {
             guard positionWeight.score(of: interaction.item) == nil, itemTable.isLive(interaction.item) else { continue }
             positionWeight.add(interaction.item, exponential(-Double(positionWeight.count) / settings.positionDecay))
@@ -161,9 +185,9 @@ extension RecommendationEngine {
         guard positionWeight.count > 0 else { return }
 
         // Every session sharing an item, keyed by the serial's bit pattern, in first-seen order with its summed
-        // weights. Reading no session state here lets the loop below check the candidates' headers back to back
-        // (independent cache misses that overlap) instead of one at a time between hash inserts.
-        var shared = SlotScores(expectedCount: settings.sampleSize * 2)
+        // weights. Reading no session state here lets all candidates' headers be read back to back below
+        // (independent cache misses that overlap) instead of one at a time between hash inserts and branches.
+        shared.removeAll()
         for (position, item) in positionWeight.keys.enumerated() {
             var weight = positionWeight.scores[position]
             if settings.idfExponent > 0 {
@@ -180,10 +204,12 @@ extension RecommendationEngine {
         // The first `sampleSize` sessions still in the store are the candidates; ties prefer the newer session:
         // keys are negated serials so "smaller key first" means newer.
         var best = TopScores<Int64>(capacity: settings.neighbours)
+        sessions.headers(ofSerials: shared.keys, into: &headers)
         var sampled = 0
         for (position, key) in shared.keys.enumerated() {
             let serial = UInt32(bitPattern: key)
-            guard serial != 0, let header = sessions.header(of: serial), header.serial == serial else { continue }
+            let header = headers[position]
+            guard serial != 0, header.serial == serial else { continue }
             sampled += 1
             if sampled > settings.sampleSize { break }
             let overlap = shared.scores[position]
@@ -196,7 +222,7 @@ extension RecommendationEngine {
             best.offer(-Int64(serial), overlap / size.squareRoot() * recency)
         }
 
-        var scores = SlotScores(expectedCount: 1024)
+        scores.removeAll()
         for entry in best.entries {
             let similarity = entry.score
             let neighbourItems = sessions.items(of: UInt32(-entry.key))
@@ -219,14 +245,16 @@ extension RecommendationEngine {
 
     /// Item-based CF: neighbours of the user's most recent distinct items by cosine on decayed co-occurrence
     /// counts (c(i,j) / √(n(i)·n(j)), which discounts popular items), weighted by the seed's recency.
-    private func addCoOccurrence(_ state: UserState, session: UInt32?, into candidates: inout CandidateSet) {
+    private func addCoOccurrence(
+        _ state: UserState, session: UInt32?, scores: inout SlotScores, into candidates: inout CandidateSet
+    ) {
         let settings = configuration.coOccurrence
         var seeds: [Interaction] = []
         for interaction in state.history.reversed() where itemTable.isLive(interaction.item) {
             if seeds.count >= settings.seedItems { break }
             if !seeds.contains(where: { $0.item == interaction.item }) { seeds.append(interaction) }
         }
-        var scores = SlotScores(expectedCount: 1024)
+        scores.removeAll()
         // The strongest seed of each item, by the item's position in `scores`.
         var bestSeed: [(seed: Interaction, contribution: Double)] = []
         var similar: [(item: Int32, similarity: Double)] = []
@@ -264,9 +292,9 @@ extension RecommendationEngine {
     }
 
     /// Search → click: P(click j | query q) from the query's counters, weighted by how recent the search is.
-    private func addQueryClicks(_ state: UserState, into candidates: inout CandidateSet) {
+    private func addQueryClicks(_ state: UserState, scores: inout SlotScores, into candidates: inout CandidateSet) {
         let halfLife = configuration.decay.interestHalfLifeSeconds * 1000
-        var scores = SlotScores(expectedCount: 256)
+        scores.removeAll()
         // The strongest query of each item, by the item's position in `scores`.
         var bestQuery: [(query: Int32, contribution: Double)] = []
         for recent in state.queries.reversed() where queryTable.isLive(recent.query) {
