@@ -32,7 +32,7 @@ extension RecommendationEngine {
     public func recommend(
         userID: String, sessionID: String? = nil, k: Int, filters: RecommendationFilters = RecommendationFilters()
     ) -> [Recommendation] {
-        var scratch = RecommendScratch()
+        var scratch = RecommendScratch(configuration: configuration)
         return recommend(userID: userID, sessionID: sessionID, k: k, filters: filters, trendingRanked: rankedTrending(),
                          scratch: &scratch)
     }
@@ -44,7 +44,7 @@ extension RecommendationEngine {
         userIDs: some Sequence<String>, k: Int, filters: RecommendationFilters = RecommendationFilters()
     ) -> [[Recommendation]] {
         let trending = rankedTrending()
-        var scratch = RecommendScratch()
+        var scratch = RecommendScratch(configuration: configuration)
         return userIDs.map {
             recommend(userID: $0, sessionID: nil, k: k, filters: filters, trendingRanked: trending, scratch: &scratch)
         }
@@ -67,16 +67,19 @@ extension RecommendationEngine {
             let state = users[Int(user)]
             let serial = currentSession(of: state, sessionID: sessionID)
             if blend.recent > 0 {
-                addRecent(state, session: serial, scores: &scratch.recentScores, into: &scratch.candidates)
+                addRecent(state, session: serial, decay: scratch.recentDecay, scores: &scratch.recentScores,
+                          into: &scratch.candidates)
             }
             if blend.sessionNeighbours > 0 {
                 addSessionNeighbours(
-                    state, session: serial, positionWeight: &scratch.sessionItems, shared: &scratch.sharedSessions,
+                    state, session: serial, positionDecay: scratch.sessionPositionDecay,
+                    neighbourPositionDecay: scratch.neighbourPositionDecay, idfDivisors: &scratch.idfDivisors,
+                    positionWeight: &scratch.sessionItems, shared: &scratch.sharedSessions,
                     headers: &scratch.sharedHeaders, scores: &scratch.neighbourScores, into: &scratch.candidates)
             }
             if blend.itemCF > 0 {
-                addCoOccurrence(state, session: serial, scores: &scratch.coOccurrenceScores,
-                                into: &scratch.candidates)
+                addCoOccurrence(state, session: serial, decay: scratch.recentDecay,
+                                scores: &scratch.coOccurrenceScores, into: &scratch.candidates)
             }
             if blend.query > 0 { addQueryClicks(state, scores: &scratch.queryScores, into: &scratch.candidates) }
             if blend.semantic > 0 { addSemantic(state, into: &scratch.candidates) }
@@ -145,19 +148,20 @@ extension RecommendationEngine {
     }
 
     /// The session's own items (and, damped, the user's earlier ones): behaviour weight × exp(-steps back / λ).
+    /// - Parameter decay: exp(-steps / recentPositionDecay) by step.
     private func addRecent(
-        _ state: UserState, session: UInt32?, scores: inout SlotScores, into candidates: inout CandidateSet
+        _ state: UserState, session: UInt32?, decay: DecayTable, scores: inout SlotScores,
+        into candidates: inout CandidateSet
     ) {
         scores.removeAll()
         for (step, interaction) in state.history.reversed().enumerated() where itemTable.isLive(interaction.item) {
             let sessionFactor = interaction.session == session ? 1 : configuration.blend.otherSessionFactor
-            let weight = configuration.behaviourWeights.weight(interaction.type) * sessionFactor
-                * exponential(-Double(step) / configuration.blend.recentPositionDecay)
+            let weight = configuration.behaviourWeights.weight(interaction.type) * sessionFactor * decay[step]
             scores.add(interaction.item, weight)
         }
         // Items of a long session that fell out of the bounded history still count, below everything remembered.
         if let session {
-            let floor = (scores.scores.min() ?? 1) * exponential(-1 / configuration.blend.recentPositionDecay)
+            let floor = (scores.scores.min() ?? 1) * decay[1]
             let older = sessions.items(of: session).filter { scores.score(of: $0) == nil && itemTable.isLive($0) }
             for (index, item) in older.enumerated() {
                 scores.add(item, floor * Double(index + 1) / Double(older.count + 1))
@@ -171,7 +175,8 @@ extension RecommendationEngine {
     /// item is in the current session, how recent the neighbour is, and how close the voted item sits to the
     /// shared one inside the neighbour.
     private func addSessionNeighbours(
-        _ state: UserState, session: UInt32?, positionWeight: inout SlotScores, shared: inout SlotScores,
+        _ state: UserState, session: UInt32?, positionDecay: DecayTable, neighbourPositionDecay: DecayTable,
+        idfDivisors: inout [Double], positionWeight: inout SlotScores, shared: inout SlotScores,
         headers: inout [SessionStore.Header], scores: inout SlotScores, into candidates: inout CandidateSet
     ) {
         guard let session else { return }
@@ -180,7 +185,7 @@ extension RecommendationEngine {
         positionWeight.removeAll()
         for interaction in state.history.reversed() where interaction.session == session {
             guard positionWeight.score(of: interaction.item) == nil, itemTable.isLive(interaction.item) else { continue }
-            positionWeight.add(interaction.item, exponential(-Double(positionWeight.count) / settings.positionDecay))
+            positionWeight.add(interaction.item, positionDecay[positionWeight.count])
         }
         guard positionWeight.count > 0 else { return }
 
@@ -192,8 +197,14 @@ extension RecommendationEngine {
             var weight = positionWeight.scores[position]
             if settings.idfExponent > 0 {
                 // Rare shared items say more about a neighbour than popular ones.
-                let sessionsWithItem = Double(items[Int(item)].recentSessions.count)
-                weight /= exp2(settings.idfExponent * log2(1 + sessionsWithItem))
+                let sessionsWithItem = items[Int(item)].recentSessions.count
+                if sessionsWithItem >= idfDivisors.count {
+                    idfDivisors.append(contentsOf: repeatElement(.nan, count: sessionsWithItem + 1 - idfDivisors.count))
+                }
+                if idfDivisors[sessionsWithItem].isNaN {
+                    idfDivisors[sessionsWithItem] = exp2(settings.idfExponent * log2(1 + Double(sessionsWithItem)))
+                }
+                weight /= idfDivisors[sessionsWithItem]
             }
             for serial in items[Int(item)].recentSessions.reversed() where serial != session {
                 shared.add(Int32(bitPattern: serial), weight)
@@ -213,8 +224,12 @@ extension RecommendationEngine {
             sampled += 1
             if sampled > settings.sampleSize { break }
             let overlap = shared.scores[position]
+            // A session holds at least one item and recency is at most 1, so overlap × recency, and overlap
+            // itself, bound its score: skip what cannot enter the full list before paying for the exponential.
+            if best.entries.count == best.capacity, let weakest = best.entries.last, overlap < weakest.score {
+                continue
+            }
             let recency = exp2(-Double(max(0, now - header.lastTimeMilliseconds)) / halfLife)
-            // A session holds at least one item, so overlap × recency bounds its score.
             if best.entries.count == best.capacity, let weakest = best.entries.last, overlap * recency < weakest.score {
                 continue
             }
@@ -236,7 +251,7 @@ extension RecommendationEngine {
                 }
             }
             for (position, item) in neighbourItems.enumerated() where itemTable.isLive(item) {
-                let closeness = exponential(-Double(abs(position - anchor)) / settings.neighbourPositionDecay)
+                let closeness = neighbourPositionDecay[abs(position - anchor)]
                 scores.add(item, similarity * closeness)
             }
         }
@@ -245,8 +260,10 @@ extension RecommendationEngine {
 
     /// Item-based CF: neighbours of the user's most recent distinct items by cosine on decayed co-occurrence
     /// counts (c(i,j) / √(n(i)·n(j)), which discounts popular items), weighted by the seed's recency.
+    /// - Parameter decay: exp(-steps / recentPositionDecay) by step.
     private func addCoOccurrence(
-        _ state: UserState, session: UInt32?, scores: inout SlotScores, into candidates: inout CandidateSet
+        _ state: UserState, session: UInt32?, decay: DecayTable, scores: inout SlotScores,
+        into candidates: inout CandidateSet
     ) {
         let settings = configuration.coOccurrence
         var seeds: [Interaction] = []
@@ -258,15 +275,25 @@ extension RecommendationEngine {
         // The strongest seed of each item, by the item's position in `scores`.
         var bestSeed: [(seed: Interaction, contribution: Double)] = []
         var similar: [(item: Int32, similarity: Double)] = []
+        var occurrences: [Float] = []
         for (step, seed) in seeds.enumerated() {
             let seedOccurrence = Double(items[Int(seed.item)].occurrence)
             guard seedOccurrence > 0 else { continue }
             let sessionFactor = seed.session == session ? 1 : configuration.blend.otherSessionFactor
-            let seedWeight = configuration.behaviourWeights.weight(seed.type) * sessionFactor
-                * exponential(-Double(step) / configuration.blend.recentPositionDecay)
+            let seedWeight = configuration.behaviourWeights.weight(seed.type) * sessionFactor * decay[step]
             similar.removeAll(keepingCapacity: true)
-            for entry in items[Int(seed.item)].neighbours.entries where itemTable.isLive(entry.key) {
-                let occurrence = Double(items[Int(entry.key)].occurrence)
+            let entries = items[Int(seed.item)].neighbours.entries
+            // The neighbours' states are scattered: read their normalisers in one pass without branches on what
+            // it reads, so the cache misses overlap, before filtering.
+            occurrences.removeAll(keepingCapacity: true)
+            items.withUnsafeBufferPointer { items in
+                for entry in entries {
+                    let slot = Int(entry.key)
+                    occurrences.append(slot >= 0 && slot < items.count ? items[slot].occurrence : 0)
+                }
+            }
+            for (index, entry) in entries.enumerated() where itemTable.isLive(entry.key) {
+                let occurrence = Double(occurrences[index])
                 guard occurrence > 0 else { continue }
                 similar.append((entry.key, Double(entry.weight) / (seedOccurrence * occurrence).squareRoot()))
             }

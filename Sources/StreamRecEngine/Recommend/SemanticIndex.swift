@@ -133,9 +133,17 @@ struct SemanticIndex: Sendable, Equatable {
         _ query: [Float], probes: Int, scanLimit: Int, pendingVector: (Int32) -> [Float],
         offer: (Int32, Double) -> Void
     ) {
-        for item in pending {
-            let similarity = Double(VectorMath.cosine(unit: query, pendingVector(item)))
-            if similarity > 0 { offer(item, similarity) }
+        var next = 0
+        while next + 1 < pending.count {
+            let (first, second) = VectorMath.cosines(
+                unit: query, pendingVector(pending[next]), pendingVector(pending[next + 1]))
+            if first > 0 { offer(pending[next], Double(first)) }
+            if second > 0 { offer(pending[next + 1], Double(second)) }
+            next += 2
+        }
+        if next < pending.count {
+            let similarity = VectorMath.cosine(unit: query, pendingVector(pending[next]))
+            if similarity > 0 { offer(pending[next], Double(similarity)) }
         }
         guard centroidCount > 0, query.count == dimensions else { return }
         // The `probes` best centroids (score descending, ties to the lower index), as a full sort would order them.
@@ -174,33 +182,28 @@ struct SemanticIndex: Sendable, Equatable {
     }
 
     /// Calls `body` with the dot product of each of the first `count` rows (`dimensions` wide) with `query`, in
-    /// row order. Four rows at a time: every sum still adds its products in dimension order (the same rounding
-    /// as one row at a time), but four independent chains keep the floating-point adder busy instead of waiting
-    /// on one chain's latency.
+    /// row order. Eight rows at a time: every sum still adds its products in dimension order (the same rounding
+    /// as one row at a time), but eight independent chains keep the floating-point units busy instead of
+    /// waiting on one chain's latency.
     @inline(__always)
     private static func forEachDot(
         rows: UnsafeBufferPointer<Float>, count: Int, dimensions: Int, with query: UnsafeBufferPointer<Float>,
         _ body: (Int, Float) -> Void
     ) {
         var row = 0
-        while row + 4 <= count {
-            let base = row * dimensions
-            var sum0: Float = 0
-            var sum1: Float = 0
-            var sum2: Float = 0
-            var sum3: Float = 0
-            for dimension in 0..<dimensions {
-                let value = query[dimension]
-                sum0 += rows[base + dimension] * value
-                sum1 += rows[base + dimensions + dimension] * value
-                sum2 += rows[base + 2 * dimensions + dimension] * value
-                sum3 += rows[base + 3 * dimensions + dimension] * value
+        while row + 8 <= count {
+            // Lane j is row + j: lanes never mix, so each is the plain in-order sum.
+            var sums = SIMD8<Float>()
+            for dimension in row * dimensions..<(row * dimensions + dimensions) {
+                let values = SIMD8(
+                    rows[dimension], rows[dimension + dimensions], rows[dimension + 2 * dimensions],
+                    rows[dimension + 3 * dimensions], rows[dimension + 4 * dimensions],
+                    rows[dimension + 5 * dimensions], rows[dimension + 6 * dimensions],
+                    rows[dimension + 7 * dimensions])
+                sums += values * SIMD8(repeating: query[dimension - row * dimensions])
             }
-            body(row, sum0)
-            body(row + 1, sum1)
-            body(row + 2, sum2)
-            body(row + 3, sum3)
-            row += 4
+            for lane in 0..<8 { body(row + lane, sums[lane]) }
+            row += 8
         }
         while row < count {
             let base = row * dimensions

@@ -156,6 +156,13 @@ struct CandidateSet {
 /// The buffers of a recommend call, reused by the next call of a batch (`recommend(userIDs:k:filters:)`): emptied,
 /// not reallocated, so a call allocates little beyond its result. Owned by the call; never shared.
 struct RecommendScratch {
+    /// exp(-steps back / recentPositionDecay) and the other position decays by step: the values the formulas
+    /// give, computed once per batch instead of hundreds of times per call.
+    let recentDecay: DecayTable
+    let sessionPositionDecay: DecayTable
+    let neighbourPositionDecay: DecayTable
+    /// The session-kNN IDF divisor by the number of recent sessions holding an item, filled on first use.
+    var idfDivisors: [Double] = []
     var candidates = CandidateSet()
     var recentScores = SlotScores(expectedCount: 64)
     /// The current session's distinct items with their position weights.
@@ -166,4 +173,26 @@ struct RecommendScratch {
     var neighbourScores = SlotScores(expectedCount: 1024)
     var coOccurrenceScores = SlotScores(expectedCount: 1024)
     var queryScores = SlotScores(expectedCount: 256)
+
+    init(configuration: EngineConfiguration) {
+        let steps = max(configuration.capacity.historyPerUser, configuration.capacity.itemsPerSession)
+        recentDecay = DecayTable(scale: configuration.blend.recentPositionDecay, count: steps)
+        sessionPositionDecay = DecayTable(scale: configuration.sessionNeighbours.positionDecay, count: steps)
+        neighbourPositionDecay = DecayTable(scale: configuration.sessionNeighbours.neighbourPositionDecay, count: steps)
+    }
+}
+
+/// exponential(-n / scale) for n = 0, 1, …, exactly as the formula computes it (kept for the first `count`).
+struct DecayTable {
+    private let scale: Double
+    private let values: [Double]
+
+    init(scale: Double, count: Int) {
+        self.scale = scale
+        values = (0..<max(count, 1)).map { exponential(-Double($0) / scale) }
+    }
+
+    subscript(steps: Int) -> Double {
+        steps >= 0 && steps < values.count ? values[steps] : exponential(-Double(steps) / scale)
+    }
 }
