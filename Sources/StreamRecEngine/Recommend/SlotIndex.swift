@@ -3,9 +3,8 @@
 /// few of these per call, and Swift's `Dictionary` (SipHash per lookup) dominated its cost. Owned by the call
 /// that builds it; nothing is shared between calls or stored in the engine.
 struct SlotIndex {
-    /// Per hash bucket: the key in the high 32 bits, its position + 1 in the low 32 bits (0 = empty), so a probe
-    /// compares the key without a second, dependent load from `keys`.
-    private var buckets: [UInt64]
+    /// Position + 1 of the key in each hash bucket (0 = empty).
+    private var buckets: [Int32]
     private var shift: UInt32
     /// The keys in first-insert order.
     private(set) var keys: [Int32] = []
@@ -13,7 +12,7 @@ struct SlotIndex {
     init(expectedCount: Int) {
         var bits: UInt32 = 4
         while (1 << bits) < expectedCount * 2 { bits += 1 }
-        buckets = [UInt64](repeating: 0, count: 1 << bits)
+        buckets = [Int32](repeating: 0, count: 1 << bits)
         shift = 32 - bits
         keys.reserveCapacity(expectedCount)
     }
@@ -26,18 +25,15 @@ struct SlotIndex {
         Int((UInt32(bitPattern: key) &* 0x9E37_79B1) >> shift)
     }
 
-    @inline(__always) private static func tag(_ key: Int32) -> UInt64 { UInt64(UInt32(bitPattern: key)) << 32 }
-
     /// The key's position, or nil when it was never inserted.
     func position(of key: Int32) -> Int? {
-        let tag = Self.tag(key)
-        return buckets.withUnsafeBufferPointer { buckets in
+        buckets.withUnsafeBufferPointer { buckets in
             let mask = buckets.count - 1
             var bucket = bucket(of: key)
             while true {
-                let stored = buckets[bucket]
+                let stored = Int(buckets[bucket])
                 if stored == 0 { return nil }
-                if stored & 0xFFFF_FFFF_0000_0000 == tag { return Int(stored & 0xFFFF_FFFF) - 1 }
+                if keys[stored - 1] == key { return stored - 1 }
                 bucket = (bucket + 1) & mask
             }
         }
@@ -47,24 +43,17 @@ struct SlotIndex {
     @discardableResult
     mutating func insert(_ key: Int32) -> (position: Int, inserted: Bool) {
         if (keys.count + 1) * 2 > buckets.count { grow() }
-        let tag = Self.tag(key)
-        let position = keys.count
-        let shift = shift
-        let found: Int? = buckets.withUnsafeMutableBufferPointer { buckets in
-            let mask = buckets.count - 1
-            var bucket = Self.bucket(of: key, shift: shift)
-            while true {
-                let stored = buckets[bucket]
-                if stored == 0 { break }
-                if stored & 0xFFFF_FFFF_0000_0000 == tag { return Int(stored & 0xFFFF_FFFF) - 1 }
-                bucket = (bucket + 1) & mask
-            }
-            buckets[bucket] = tag | UInt64(position + 1)
-            return nil
+        let mask = buckets.count - 1
+        var bucket = bucket(of: key)
+        while true {
+            let stored = Int(buckets[bucket])
+            if stored == 0 { break }
+            if keys[stored - 1] == key { return (stored - 1, false) }
+            bucket = (bucket + 1) & mask
         }
-        if let found { return (found, false) }
         keys.append(key)
-        return (position, true)
+        buckets[bucket] = Int32(keys.count)
+        return (keys.count - 1, true)
     }
 
     /// Empties the index, keeping its storage for the next use.
@@ -72,18 +61,15 @@ struct SlotIndex {
         if keys.count * 8 >= buckets.count {
             buckets.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         } else {
-            // Each key's bucket is the non-empty one with its tag; searching for that (not stopping at empty
+            // Each key's bucket holds its position + 1; searching for that exact value (not stopping at empty
             // buckets) finds it even after other buckets of its run were cleared.
             let keys = keys
             let shift = shift
             buckets.withUnsafeMutableBufferPointer { buckets in
                 let mask = buckets.count - 1
-                for key in keys {
-                    let tag = Self.tag(key)
+                for (position, key) in keys.enumerated() {
                     var bucket = Self.bucket(of: key, shift: shift)
-                    while buckets[bucket] == 0 || buckets[bucket] & 0xFFFF_FFFF_0000_0000 != tag {
-                        bucket = (bucket + 1) & mask
-                    }
+                    while Int(buckets[bucket]) != position + 1 { bucket = (bucket + 1) & mask }
                     buckets[bucket] = 0
                 }
             }
@@ -93,12 +79,12 @@ struct SlotIndex {
 
     private mutating func grow() {
         shift -= 1
-        buckets = [UInt64](repeating: 0, count: buckets.count * 2)
+        buckets = [Int32](repeating: 0, count: buckets.count * 2)
         let mask = buckets.count - 1
         for (position, key) in keys.enumerated() {
             var bucket = bucket(of: key)
             while buckets[bucket] != 0 { bucket = (bucket + 1) & mask }
-            buckets[bucket] = Self.tag(key) | UInt64(position + 1)
+            buckets[bucket] = Int32(position + 1)
         }
     }
 }
