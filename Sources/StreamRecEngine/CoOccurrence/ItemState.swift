@@ -145,7 +145,6 @@ struct SessionStore: Sendable, Equatable {
     }
 
     func items(of serial: UInt32) -> ArraySlice<Int32> { contains(serial) ? items(inSlot: slot(serial)) : [] }
-    func lastTime(of serial: UInt32) -> Int64 { contains(serial) ? header(ofSlot: slot(serial)).lastTimeMilliseconds : 0 }
 
     private mutating func setLastTime(_ time: Int64, ofSlot slot: Int) {
         records[slot * stride + 2] = Int32(bitPattern: UInt32(truncatingIfNeeded: time))
