@@ -20,11 +20,13 @@ struct EngineBenchCommand: ParsableCommand {
     @Option(help: "Behaviour and search events to apply.") var events = 8_000_000
     @Option(help: "Zipf exponent of item popularity.") var zipf = 1.0
     @Option(help: "Recommend calls to time.") var recommendations = 20_000
+    @Option(help: "Users per batched recommend call (the service's way: one call per slice of a batch's users).")
+    var recommendBatch = 250
     @Option(help: "PRNG seed.") var seed: UInt64 = 1
 
     func validate() throws {
-        guard users > 0, items > 0, events > 0, recommendations > 0 else {
-            throw ValidationError("--users, --items, --events and --recommendations must be positive")
+        guard users > 0, items > 0, events > 0, recommendations > 0, recommendBatch > 0 else {
+            throw ValidationError("--users, --items, --events, --recommendations and --recommend-batch must be positive")
         }
     }
 
@@ -87,11 +89,26 @@ struct EngineBenchCommand: ParsableCommand {
             })
             returned += count
         }
+        let meanCPU = cpuLatencies.reduce(0, +) / Double(cpuLatencies.count)
+        // The same number of users again, through `recommend(userIDs:k:filters:)` in slices like `serve` does.
+        let batchUsers = generator.recentUsers(recommendations)
+        var batchCPUSeconds = 0.0
+        var batchItems = 0
+        for start in stride(from: 0, to: batchUsers.count, by: recommendBatch) {
+            let slice = batchUsers[start..<min(start + recommendBatch, batchUsers.count)]
+            batchCPUSeconds += ThreadCPUClock.measure {
+                batchItems += engine.recommend(userIDs: slice, k: 20, filters: RecommendationFilters())
+                    .reduce(0) { $0 + $1.count }
+            }
+        }
         latencies.sort()
         cpuLatencies.sort()
         func percentile(_ p: Double, _ values: [Double] = latencies) -> Double {
             values[min(values.count - 1, Int(Double(values.count) * p))] * 1000
         }
+        print(String(format: "recommend   top-20 CPU mean %.1f µs per call; batched in slices of %d users: %.1f µs CPU per user (%.1f items/list)",
+                     meanCPU * 1e6, recommendBatch, batchCPUSeconds / Double(batchUsers.count) * 1e6,
+                     Double(batchItems) / Double(batchUsers.count)))
         let memory = engine.estimatedMemory()
         let rss = ResidentMemory.bytes() - baseline
         let total = Double(applied + metadata.count)

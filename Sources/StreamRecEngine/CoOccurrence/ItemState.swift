@@ -45,42 +45,118 @@ struct QueryState: Sendable, Equatable {
 }
 
 /// The recent sessions, in a ring: session serial s (from 1) lives in slot (s - 1) % capacity until a newer one
-/// takes it.
+/// takes it. Flat storage, one fixed-size record per slot: serial, size, last time, then room for
+/// `itemsPerSession` items (entries past the size stay 0). Session-kNN reads the header of up to 500 sessions and
+/// the items of the best 100 per recommendation, and apply reads both per event: one record is one or two
+/// adjacent cache lines instead of four scattered reads, and opening a session allocates nothing.
 struct SessionStore: Sendable, Equatable {
+    struct Header: Sendable, Equatable {
+        /// Serial of the session occupying the slot (0 = empty).
+        var serial: UInt32
+        var count: Int
+        var lastTimeMilliseconds: Int64
+    }
+
     let capacity: Int
-    /// Serial of the session occupying each slot (0 = empty).
-    private(set) var serials: [UInt32]
-    /// Distinct items of each session in the order they were first touched.
-    private(set) var items: [[Int32]]
-    private(set) var lastTimeMilliseconds: [Int64]
+    let itemsPerSession: Int
+    /// Per slot: serial, count, last time (low, high 32 bits), items.
+    private(set) var records: [Int32] = []
+    private(set) var slotCount = 0
     private(set) var nextSerial: UInt32 = 1
 
-    init(capacity: Int) {
+    private static let headerWords = 4
+    private var stride: Int { Self.headerWords + itemsPerSession }
+
+    init(capacity: Int, itemsPerSession: Int) {
         self.capacity = max(capacity, 1)
-        serials = []
-        items = []
-        lastTimeMilliseconds = []
+        self.itemsPerSession = max(itemsPerSession, 1)
     }
 
-    init?(capacity: Int, serials: [UInt32], items: [[Int32]], lastTimes: [Int64], nextSerial: UInt32) {
-        guard capacity >= 1, serials.count == items.count, items.count == lastTimes.count, serials.count <= capacity
+    /// Restores a store; a session longer than `itemsPerSession` keeps its latest items.
+    init?(capacity: Int, itemsPerSession: Int, serials: [UInt32], items: [[Int32]], lastTimes: [Int64],
+          nextSerial: UInt32) {
+        guard capacity >= 1, itemsPerSession >= 1, serials.count == items.count, items.count == lastTimes.count,
+            serials.count <= capacity
         else { return nil }
         self.capacity = capacity
-        self.serials = serials
-        self.items = items
-        self.lastTimeMilliseconds = lastTimes
+        self.itemsPerSession = itemsPerSession
         self.nextSerial = nextSerial
+        records.reserveCapacity(serials.count * stride)
+        for index in serials.indices {
+            appendRecord(serial: serials[index], at: lastTimes[index])
+            for item in items[index].suffix(itemsPerSession) { _ = append(item, toSlot: index) }
+        }
     }
 
-    private func slot(_ serial: UInt32) -> Int { Int((serial &- 1) % UInt32(capacity)) }
+    /// Serial of each slot (0 = empty), in slot order.
+    var serials: [UInt32] { (0..<slotCount).map { header(ofSlot: $0).serial } }
+    /// Items of each slot, in slot order.
+    var itemLists: [[Int32]] { (0..<slotCount).map { Array(items(inSlot: $0)) } }
+    var lastTimes: [Int64] { (0..<slotCount).map { header(ofSlot: $0).lastTimeMilliseconds } }
 
-    func contains(_ serial: UInt32) -> Bool {
+    @inline(__always) private func slot(_ serial: UInt32) -> Int { Int((serial &- 1) % UInt32(capacity)) }
+
+    @inline(__always) private func header(ofSlot slot: Int) -> Header {
+        records.withUnsafeBufferPointer { records in
+            let base = slot * stride
+            let time = Int64(records[base + 3]) << 32 | Int64(UInt32(bitPattern: records[base + 2]))
+            return Header(serial: UInt32(bitPattern: records[base]), count: Int(records[base + 1]),
+                          lastTimeMilliseconds: time)
+        }
+    }
+
+    /// The header of the slot `serial` would occupy, when that slot exists; callers compare its serial.
+    @inline(__always) func header(of serial: UInt32) -> Header? {
         let slot = slot(serial)
-        return serial != 0 && slot < serials.count && serials[slot] == serial
+        return slot < slotCount ? header(ofSlot: slot) : nil
     }
 
-    func items(of serial: UInt32) -> [Int32] { contains(serial) ? items[slot(serial)] : [] }
-    func lastTime(of serial: UInt32) -> Int64 { contains(serial) ? lastTimeMilliseconds[slot(serial)] : 0 }
+    /// The headers of the slots the serials (bit patterns) would occupy, in order; a header with another serial
+    /// means that session left the store (serial 0 is never stored). One tight loop with no branch on what it reads, so the cache misses of
+    /// scattered records overlap instead of queueing behind each other.
+    func headers(ofSerials keys: [Int32], into headers: inout [Header]) {
+        headers.removeAll(keepingCapacity: true)
+        headers.reserveCapacity(keys.count)
+        guard slotCount > 0 else {
+            headers.append(contentsOf: repeatElement(Header(serial: 0, count: 0, lastTimeMilliseconds: 0), count: keys.count))
+            return
+        }
+        let capacity = UInt32(capacity)
+        let stride = stride
+        let slotCount = slotCount
+        records.withUnsafeBufferPointer { records in
+            for key in keys {
+                // A slot not opened yet reads as slot 0, whose serial cannot match.
+                var slot = Int((UInt32(bitPattern: key) &- 1) % capacity)
+                if slot >= slotCount { slot = 0 }
+                let base = slot * stride
+                let time = Int64(records[base + 3]) << 32 | Int64(UInt32(bitPattern: records[base + 2]))
+                headers.append(Header(serial: UInt32(bitPattern: records[base]), count: Int(records[base + 1]),
+                                      lastTimeMilliseconds: time))
+            }
+        }
+    }
+
+    func contains(_ serial: UInt32) -> Bool { serial != 0 && header(of: serial)?.serial == serial }
+
+    private func items(inSlot slot: Int) -> ArraySlice<Int32> {
+        let start = slot * stride + Self.headerWords
+        return records[start..<(start + Int(records[slot * stride + 1]))]
+    }
+
+    func items(of serial: UInt32) -> ArraySlice<Int32> { contains(serial) ? items(inSlot: slot(serial)) : [] }
+
+    private mutating func setLastTime(_ time: Int64, ofSlot slot: Int) {
+        records[slot * stride + 2] = Int32(bitPattern: UInt32(truncatingIfNeeded: time))
+        records[slot * stride + 3] = Int32(truncatingIfNeeded: time >> 32)
+    }
+
+    private mutating func appendRecord(serial: UInt32, at time: Int64) {
+        records.append(contentsOf: repeatElement(0, count: stride))
+        records[slotCount * stride] = Int32(bitPattern: serial)
+        setLastTime(time, ofSlot: slotCount)
+        slotCount += 1
+    }
 
     /// Opens a new session, overwriting the oldest when full.
     mutating func open(at time: Int64) -> UInt32 {
@@ -88,31 +164,62 @@ struct SessionStore: Sendable, Equatable {
         let serial = nextSerial
         nextSerial &+= 1
         let slot = slot(serial)
-        if slot < serials.count {
-            serials[slot] = serial
-            items[slot] = []
-            lastTimeMilliseconds[slot] = time
+        if slot < slotCount {
+            let base = slot * stride
+            let end = base + Self.headerWords + Int(records[base + 1])
+            records.withUnsafeMutableBufferPointer { records in
+                for index in (base + Self.headerWords)..<end { records[index] = 0 }
+                records[base] = Int32(bitPattern: serial)
+                records[base + 1] = 0
+            }
+            setLastTime(time, ofSlot: slot)
         } else {
-            serials.append(serial)
-            items.append([])
-            lastTimeMilliseconds.append(time)
+            appendRecord(serial: serial, at: time)
         }
         return serial
     }
 
-    /// Adds `item` to the session; true when the session did not contain it yet.
-    mutating func add(_ item: Int32, to serial: UInt32, at time: Int64, limit: Int) -> Bool {
+    /// Adds `item` to the session (dropping its oldest item when full); true when the session did not contain it.
+    mutating func add(_ item: Int32, to serial: UInt32, at time: Int64) -> Bool {
         guard contains(serial) else { return false }
         let slot = slot(serial)
-        lastTimeMilliseconds[slot] = max(lastTimeMilliseconds[slot], time)
-        if items[slot].contains(item) { return false }
-        if items[slot].count >= limit { items[slot].removeFirst(items[slot].count - limit + 1) }
-        items[slot].append(item)
-        return true
+        let header = header(ofSlot: slot)
+        if time > header.lastTimeMilliseconds { setLastTime(time, ofSlot: slot) }
+        return append(item, toSlot: slot)
+    }
+
+    /// Appends a new item to the slot's session (dropping its oldest when full); false when already there.
+    private mutating func append(_ item: Int32, toSlot slot: Int) -> Bool {
+        let base = slot * stride
+        let limit = itemsPerSession
+        return records.withUnsafeMutableBufferPointer { records in
+            let start = base + Self.headerWords
+            let count = Int(records[base + 1])
+            for index in start..<(start + count) where records[index] == item { return false }
+            if count == limit {
+                for index in start..<(start + count - 1) { records[index] = records[index + 1] }
+                records[start + count - 1] = item
+            } else {
+                records[start + count] = item
+                records[base + 1] = Int32(count + 1)
+            }
+            return true
+        }
     }
 
     mutating func remove(_ item: Int32, from serial: UInt32) {
         guard contains(serial) else { return }
-        items[slot(serial)].removeAll { $0 == item }
+        let base = slot(serial) * stride
+        records.withUnsafeMutableBufferPointer { records in
+            let start = base + Self.headerWords
+            let end = start + Int(records[base + 1])
+            var kept = start
+            for index in start..<end where records[index] != item {
+                records[kept] = records[index]
+                kept += 1
+            }
+            for index in kept..<end { records[index] = 0 }
+            records[base + 1] = Int32(kept - start)
+        }
     }
 }

@@ -37,8 +37,7 @@ extension RecommendationEngine {
             }
         let queryBytes = table(queryTable) + array(queries)
             + queries.reduce(0) { $0 + array($1.clicks.entries) + array($1.vector) }
-        let sessionBytes = array(sessions.serials) + array(sessions.lastTimeMilliseconds) + array(sessions.items)
-            + sessions.items.reduce(0) { $0 + array($1) }
+        let sessionBytes = array(sessions.records)
         let indexBytes = array(semanticIndex.centroids) + array(semanticIndex.lists) + array(semanticIndex.pending)
             + semanticIndex.lists.reduce(0) { $0 + array($1) } + array(semanticIndex.listVectors)
             + semanticIndex.listVectors.reduce(0) { $0 + array($1) }

@@ -32,38 +32,60 @@ extension RecommendationEngine {
     public func recommend(
         userID: String, sessionID: String? = nil, k: Int, filters: RecommendationFilters = RecommendationFilters()
     ) -> [Recommendation] {
-        recommend(userID: userID, sessionID: sessionID, k: k, filters: filters, trendingRanked: rankedTrending())
+        var scratch = RecommendScratch(configuration: configuration)
+        return recommend(userID: userID, sessionID: sessionID, k: k, filters: filters, trendingRanked: rankedTrending(),
+                         scratch: &scratch)
     }
 
     /// ``recommend(userID:sessionID:k:filters:)`` for each user in turn (their latest sessions), sharing the
-    /// work that does not depend on the user (ranking the trending list); same results as one call each.
+    /// work that does not depend on the user (ranking the trending list) and the call's buffers; same results as
+    /// one call each.
     public func recommend(
         userIDs: some Sequence<String>, k: Int, filters: RecommendationFilters = RecommendationFilters()
     ) -> [[Recommendation]] {
         let trending = rankedTrending()
-        return userIDs.map { recommend(userID: $0, sessionID: nil, k: k, filters: filters, trendingRanked: trending) }
+        var scratch = RecommendScratch(configuration: configuration)
+        return userIDs.map {
+            recommend(userID: $0, sessionID: nil, k: k, filters: filters, trendingRanked: trending, scratch: &scratch)
+        }
     }
 
-    /// - Parameter trendingRanked: ``rankedTrending()`` of this state.
+    /// - Parameters:
+    ///   - trendingRanked: ``rankedTrending()`` of this state.
+    ///   - scratch: buffers, emptied here before use.
     private func recommend(
-        userID: String, sessionID: String?, k: Int, filters: RecommendationFilters, trendingRanked: [Int32]
+        userID: String, sessionID: String?, k: Int, filters: RecommendationFilters, trendingRanked: [Int32],
+        scratch: inout RecommendScratch
     ) -> [Recommendation] {
         guard k > 0 else { return [] }
         // No list can be longer than the catalogue; the clamp also keeps `k * 5` below from overflowing.
         let k = min(k, max(itemCount, 1))
-        var candidates = CandidateSet()
+        scratch.candidates.removeAll()
         let blend = configuration.blend
         let user = userTable.slot(of: userID)
         if let user {
             let state = users[Int(user)]
             let serial = currentSession(of: state, sessionID: sessionID)
-            if blend.recent > 0 { addRecent(state, session: serial, into: &candidates) }
-            if blend.sessionNeighbours > 0 { addSessionNeighbours(state, session: serial, into: &candidates) }
-            if blend.itemCF > 0 { addCoOccurrence(state, session: serial, into: &candidates) }
-            if blend.query > 0 { addQueryClicks(state, into: &candidates) }
-            if blend.semantic > 0 { addSemantic(state, into: &candidates) }
+            if blend.recent > 0 {
+                addRecent(state, session: serial, decay: scratch.recentDecay, scores: &scratch.recentScores,
+                          into: &scratch.candidates)
+            }
+            if blend.sessionNeighbours > 0 {
+                addSessionNeighbours(
+                    state, session: serial, positionDecay: scratch.sessionPositionDecay,
+                    neighbourPositionDecay: scratch.neighbourPositionDecay, idfDivisors: &scratch.idfDivisors,
+                    positionWeight: &scratch.sessionItems, shared: &scratch.sharedSessions,
+                    headers: &scratch.sharedHeaders, scores: &scratch.neighbourScores, into: &scratch.candidates)
+            }
+            if blend.itemCF > 0 {
+                addCoOccurrence(state, session: serial, decay: scratch.recentDecay,
+                                scores: &scratch.coOccurrenceScores, into: &scratch.candidates)
+            }
+            if blend.query > 0 { addQueryClicks(state, scores: &scratch.queryScores, into: &scratch.candidates) }
+            if blend.semantic > 0 { addSemantic(state, into: &scratch.candidates) }
         }
-        if blend.popular > 0 { addPopular(trendingRanked.prefix(max(k * 2, 50)), into: &candidates) }
+        if blend.popular > 0 { addPopular(trendingRanked.prefix(max(k * 2, 50)), into: &scratch.candidates) }
+        let candidates = scratch.candidates
 
         let weights = [blend.recent, blend.sessionNeighbours, blend.itemCF, blend.query, blend.semantic, blend.popular]
         let excluded = exclusions(user: user, filters: filters)
@@ -126,17 +148,20 @@ extension RecommendationEngine {
     }
 
     /// The session's own items (and, damped, the user's earlier ones): behaviour weight × exp(-steps back / λ).
-    private func addRecent(_ state: UserState, session: UInt32?, into candidates: inout CandidateSet) {
-        var scores = SlotScores(expectedCount: 64)
+    /// - Parameter decay: exp(-steps / recentPositionDecay) by step.
+    private func addRecent(
+        _ state: UserState, session: UInt32?, decay: DecayTable, scores: inout SlotScores,
+        into candidates: inout CandidateSet
+    ) {
+        scores.removeAll()
         for (step, interaction) in state.history.reversed().enumerated() where itemTable.isLive(interaction.item) {
             let sessionFactor = interaction.session == session ? 1 : configuration.blend.otherSessionFactor
-            let weight = configuration.behaviourWeights.weight(interaction.type) * sessionFactor
-                * exponential(-Double(step) / configuration.blend.recentPositionDecay)
+            let weight = configuration.behaviourWeights.weight(interaction.type) * sessionFactor * decay[step]
             scores.add(interaction.item, weight)
         }
         // Items of a long session that fell out of the bounded history still count, below everything remembered.
         if let session {
-            let floor = (scores.scores.min() ?? 1) * exponential(-1 / configuration.blend.recentPositionDecay)
+            let floor = (scores.scores.min() ?? 1) * decay[1]
             let older = sessions.items(of: session).filter { scores.score(of: $0) == nil && itemTable.isLive($0) }
             for (index, item) in older.enumerated() {
                 scores.add(item, floor * Double(index + 1) / Double(older.count + 1))
@@ -149,52 +174,70 @@ extension RecommendationEngine {
     /// sessions sharing the current session's items vote for their own items, weighted by how recent the shared
     /// item is in the current session, how recent the neighbour is, and how close the voted item sits to the
     /// shared one inside the neighbour.
-    private func addSessionNeighbours(_ state: UserState, session: UInt32?, into candidates: inout CandidateSet) {
+    private func addSessionNeighbours(
+        _ state: UserState, session: UInt32?, positionDecay: DecayTable, neighbourPositionDecay: DecayTable,
+        idfDivisors: inout [Double], positionWeight: inout SlotScores, shared: inout SlotScores,
+        headers: inout [SessionStore.Header], scores: inout SlotScores, into candidates: inout CandidateSet
+    ) {
         guard let session else { return }
         let settings = configuration.sessionNeighbours
         // Distinct items of the current session, most recent first, with their position weights.
-        var positionWeight = SlotScores(expectedCount: 32)
+        positionWeight.removeAll()
         for interaction in state.history.reversed() where interaction.session == session {
             guard positionWeight.score(of: interaction.item) == nil, itemTable.isLive(interaction.item) else { continue }
-            positionWeight.add(interaction.item, exponential(-Double(positionWeight.count) / settings.positionDecay))
+            positionWeight.add(interaction.item, positionDecay[positionWeight.count])
         }
         guard positionWeight.count > 0 else { return }
 
-        // Keyed by the session serial's bit pattern.
-        var overlap = SlotScores(expectedCount: settings.sampleSize)
+        // Every session sharing an item, keyed by the serial's bit pattern, in first-seen order with its summed
+        // weights. Reading no session state here lets all candidates' headers be read back to back below
+        // (independent cache misses that overlap) instead of one at a time between hash inserts and branches.
+        shared.removeAll()
         for (position, item) in positionWeight.keys.enumerated() {
             var weight = positionWeight.scores[position]
             if settings.idfExponent > 0 {
                 // Rare shared items say more about a neighbour than popular ones.
-                let sessionsWithItem = Double(items[Int(item)].recentSessions.count)
-                weight /= exp2(settings.idfExponent * log2(1 + sessionsWithItem))
+                let sessionsWithItem = items[Int(item)].recentSessions.count
+                if sessionsWithItem >= idfDivisors.count {
+                    idfDivisors.append(contentsOf: repeatElement(.nan, count: sessionsWithItem + 1 - idfDivisors.count))
+                }
+                if idfDivisors[sessionsWithItem].isNaN {
+                    idfDivisors[sessionsWithItem] = exp2(settings.idfExponent * log2(1 + Double(sessionsWithItem)))
+                }
+                weight /= idfDivisors[sessionsWithItem]
             }
             for serial in items[Int(item)].recentSessions.reversed() where serial != session {
-                let key = Int32(bitPattern: serial)
-                if !overlap.addIfPresent(key, weight), overlap.count < settings.sampleSize, sessions.contains(serial) {
-                    overlap.add(key, weight)
-                }
+                shared.add(Int32(bitPattern: serial), weight)
             }
         }
         let now = state.lastEventMilliseconds
         let halfLife = max(settings.recencyHalfLifeSeconds, 0.001) * 1000
-        // Ties prefer the newer session: keys are negated serials so "smaller key first" means newer.
+        // The first `sampleSize` sessions still in the store are the candidates; ties prefer the newer session:
+        // keys are negated serials so "smaller key first" means newer.
         var best = TopScores<Int64>(capacity: settings.neighbours)
-        for (position, key) in overlap.keys.enumerated() {
+        sessions.headers(ofSerials: shared.keys, into: &headers)
+        var sampled = 0
+        for (position, key) in shared.keys.enumerated() {
             let serial = UInt32(bitPattern: key)
-            let recency = exp2(-Double(max(0, now - sessions.lastTime(of: serial))) / halfLife)
-            // A session holds at least one item, so overlap × recency bounds its score: a session that cannot
-            // enter the full list is skipped before its size is read (a cache miss each; most of this loop).
-            if best.entries.count == best.capacity, let weakest = best.entries.last,
-                overlap.scores[position] * recency < weakest.score
-            {
+            let header = headers[position]
+            guard serial != 0, header.serial == serial else { continue }
+            sampled += 1
+            if sampled > settings.sampleSize { break }
+            let overlap = shared.scores[position]
+            // A session holds at least one item and recency is at most 1, so overlap × recency, and overlap
+            // itself, bound its score: skip what cannot enter the full list before paying for the exponential.
+            if best.entries.count == best.capacity, let weakest = best.entries.last, overlap < weakest.score {
                 continue
             }
-            let size = Double(max(sessions.items(of: serial).count, 1))
-            best.offer(-Int64(serial), overlap.scores[position] / size.squareRoot() * recency)
+            let recency = exp2(-Double(max(0, now - header.lastTimeMilliseconds)) / halfLife)
+            if best.entries.count == best.capacity, let weakest = best.entries.last, overlap * recency < weakest.score {
+                continue
+            }
+            let size = Double(max(header.count, 1))
+            best.offer(-Int64(serial), overlap / size.squareRoot() * recency)
         }
 
-        var scores = SlotScores(expectedCount: 1024)
+        scores.removeAll()
         for entry in best.entries {
             let similarity = entry.score
             let neighbourItems = sessions.items(of: UInt32(-entry.key))
@@ -208,7 +251,7 @@ extension RecommendationEngine {
                 }
             }
             for (position, item) in neighbourItems.enumerated() where itemTable.isLive(item) {
-                let closeness = exponential(-Double(abs(position - anchor)) / settings.neighbourPositionDecay)
+                let closeness = neighbourPositionDecay[abs(position - anchor)]
                 scores.add(item, similarity * closeness)
             }
         }
@@ -217,26 +260,40 @@ extension RecommendationEngine {
 
     /// Item-based CF: neighbours of the user's most recent distinct items by cosine on decayed co-occurrence
     /// counts (c(i,j) / √(n(i)·n(j)), which discounts popular items), weighted by the seed's recency.
-    private func addCoOccurrence(_ state: UserState, session: UInt32?, into candidates: inout CandidateSet) {
+    /// - Parameter decay: exp(-steps / recentPositionDecay) by step.
+    private func addCoOccurrence(
+        _ state: UserState, session: UInt32?, decay: DecayTable, scores: inout SlotScores,
+        into candidates: inout CandidateSet
+    ) {
         let settings = configuration.coOccurrence
         var seeds: [Interaction] = []
         for interaction in state.history.reversed() where itemTable.isLive(interaction.item) {
             if seeds.count >= settings.seedItems { break }
             if !seeds.contains(where: { $0.item == interaction.item }) { seeds.append(interaction) }
         }
-        var scores = SlotScores(expectedCount: 1024)
+        scores.removeAll()
         // The strongest seed of each item, by the item's position in `scores`.
         var bestSeed: [(seed: Interaction, contribution: Double)] = []
         var similar: [(item: Int32, similarity: Double)] = []
+        var occurrences: [Float] = []
         for (step, seed) in seeds.enumerated() {
             let seedOccurrence = Double(items[Int(seed.item)].occurrence)
             guard seedOccurrence > 0 else { continue }
             let sessionFactor = seed.session == session ? 1 : configuration.blend.otherSessionFactor
-            let seedWeight = configuration.behaviourWeights.weight(seed.type) * sessionFactor
-                * exponential(-Double(step) / configuration.blend.recentPositionDecay)
+            let seedWeight = configuration.behaviourWeights.weight(seed.type) * sessionFactor * decay[step]
             similar.removeAll(keepingCapacity: true)
-            for entry in items[Int(seed.item)].neighbours.entries where itemTable.isLive(entry.key) {
-                let occurrence = Double(items[Int(entry.key)].occurrence)
+            let entries = items[Int(seed.item)].neighbours.entries
+            // The neighbours' states are scattered: read their normalisers in one pass without branches on what
+            // it reads, so the cache misses overlap, before filtering.
+            occurrences.removeAll(keepingCapacity: true)
+            items.withUnsafeBufferPointer { items in
+                for entry in entries {
+                    let slot = Int(entry.key)
+                    occurrences.append(slot >= 0 && slot < items.count ? items[slot].occurrence : 0)
+                }
+            }
+            for (index, entry) in entries.enumerated() where itemTable.isLive(entry.key) {
+                let occurrence = Double(occurrences[index])
                 guard occurrence > 0 else { continue }
                 similar.append((entry.key, Double(entry.weight) / (seedOccurrence * occurrence).squareRoot()))
             }
@@ -262,9 +319,9 @@ extension RecommendationEngine {
     }
 
     /// Search → click: P(click j | query q) from the query's counters, weighted by how recent the search is.
-    private func addQueryClicks(_ state: UserState, into candidates: inout CandidateSet) {
+    private func addQueryClicks(_ state: UserState, scores: inout SlotScores, into candidates: inout CandidateSet) {
         let halfLife = configuration.decay.interestHalfLifeSeconds * 1000
-        var scores = SlotScores(expectedCount: 256)
+        scores.removeAll()
         // The strongest query of each item, by the item's position in `scores`.
         var bestQuery: [(query: Int32, contribution: Double)] = []
         for recent in state.queries.reversed() where queryTable.isLive(recent.query) {

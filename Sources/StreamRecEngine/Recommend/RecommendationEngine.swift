@@ -37,7 +37,8 @@ public struct RecommendationEngine: Sendable {
         let encoder = textEncoder ?? HashedTextEncoder(dimensions: dimensions)
         precondition(encoder.dimensions == dimensions, "text encoder dimensions must match semantic.dimensions")
         self.textEncoder = encoder
-        sessions = SessionStore(capacity: configuration.capacity.maxSessions)
+        sessions = SessionStore(capacity: configuration.capacity.maxSessions,
+                                itemsPerSession: configuration.capacity.itemsPerSession)
         popularityClock = ForwardDecay(halfLifeSeconds: configuration.decay.popularityHalfLifeSeconds)
         coOccurrenceClock = ForwardDecay(halfLifeSeconds: configuration.decay.coOccurrenceHalfLifeSeconds)
         semanticIndex = SemanticIndex(dimensions: dimensions)
@@ -107,7 +108,7 @@ public struct RecommendationEngine: Sendable {
         countCoOccurrences(of: item, user: user, typeWeight: typeWeight, decayWeight: pairDecay, at: time)
         countQueryClick(event, item: item, user: user, typeWeight: typeWeight, decayWeight: pairDecay, at: time)
 
-        if sessions.add(item, to: serial, at: time, limit: configuration.capacity.itemsPerSession) {
+        if sessions.add(item, to: serial, at: time) {
             items[Int(item)].rememberSession(serial, limit: configuration.capacity.sessionsPerItem)
         }
         let interaction = Interaction(item: item, type: event.type, session: serial, timeMilliseconds: time)

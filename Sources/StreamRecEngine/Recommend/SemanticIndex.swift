@@ -133,36 +133,84 @@ struct SemanticIndex: Sendable, Equatable {
         _ query: [Float], probes: Int, scanLimit: Int, pendingVector: (Int32) -> [Float],
         offer: (Int32, Double) -> Void
     ) {
-        for item in pending {
-            let similarity = Double(VectorMath.cosine(unit: query, pendingVector(item)))
-            if similarity > 0 { offer(item, similarity) }
+        var next = 0
+        while next + 1 < pending.count {
+            let (first, second) = VectorMath.cosines(
+                unit: query, pendingVector(pending[next]), pendingVector(pending[next + 1]))
+            if first > 0 { offer(pending[next], Double(first)) }
+            if second > 0 { offer(pending[next + 1], Double(second)) }
+            next += 2
+        }
+        if next < pending.count {
+            let similarity = VectorMath.cosine(unit: query, pendingVector(pending[next]))
+            if similarity > 0 { offer(pending[next], Double(similarity)) }
         }
         guard centroidCount > 0, query.count == dimensions else { return }
-        var scored: [(index: Int, score: Float)] = []
-        scored.reserveCapacity(centroidCount)
-        for index in 0..<centroidCount {
-            var score: Float = 0
-            let base = index * dimensions
-            for dimension in 0..<dimensions { score += centroids[base + dimension] * query[dimension] }
-            scored.append((index, score))
+        // The `probes` best centroids (score descending, ties to the lower index), as a full sort would order them.
+        var nearest: [(index: Int, score: Float)] = []
+        nearest.reserveCapacity(probes + 1)
+        let probes = max(1, probes)
+        centroids.withUnsafeBufferPointer { centroids in
+            query.withUnsafeBufferPointer { query in
+                Self.forEachDot(rows: centroids, count: centroidCount, dimensions: dimensions, with: query) { index, score in
+                    if nearest.count == probes, let last = nearest.last,
+                        !(score > last.score || (score == last.score && index < last.index))
+                    {
+                        return
+                    }
+                    var place = nearest.count
+                    while place > 0, score > nearest[place - 1].score { place -= 1 }
+                    nearest.insert((index, score), at: place)
+                    if nearest.count > probes { nearest.removeLast() }
+                }
+            }
         }
-        scored.sort { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
         var scanned = 0
         // Lopsided clusters (near-identical texts) must not turn a probe into a scan of the catalogue.
-        for entry in scored.prefix(max(1, probes)) where scanned < scanLimit {
+        for entry in nearest where scanned < scanLimit {
             let items = lists[entry.index]
             let count = min(items.count, scanLimit - scanned)
             scanned += count
             listVectors[entry.index].withUnsafeBufferPointer { vectors in
                 query.withUnsafeBufferPointer { query in
-                    for position in 0..<count {
-                        var dot: Float = 0
-                        let base = position * dimensions
-                        for dimension in 0..<dimensions { dot += vectors[base + dimension] * query[dimension] }
+                    Self.forEachDot(rows: vectors, count: count, dimensions: dimensions, with: query) { position, dot in
                         if dot > 0 { offer(items[position], Double(dot)) }
                     }
                 }
             }
+        }
+    }
+
+    /// Calls `body` with the dot product of each of the first `count` rows (`dimensions` wide) with `query`, in
+    /// row order. Eight rows at a time: every sum still adds its products in dimension order (the same rounding
+    /// as one row at a time), but eight independent chains keep the floating-point units busy instead of
+    /// waiting on one chain's latency.
+    @inline(__always)
+    private static func forEachDot(
+        rows: UnsafeBufferPointer<Float>, count: Int, dimensions: Int, with query: UnsafeBufferPointer<Float>,
+        _ body: (Int, Float) -> Void
+    ) {
+        var row = 0
+        while row + 8 <= count {
+            // Lane j is row + j: lanes never mix, so each is the plain in-order sum.
+            var sums = SIMD8<Float>()
+            for dimension in row * dimensions..<(row * dimensions + dimensions) {
+                let values = SIMD8(
+                    rows[dimension], rows[dimension + dimensions], rows[dimension + 2 * dimensions],
+                    rows[dimension + 3 * dimensions], rows[dimension + 4 * dimensions],
+                    rows[dimension + 5 * dimensions], rows[dimension + 6 * dimensions],
+                    rows[dimension + 7 * dimensions])
+                sums += values * SIMD8(repeating: query[dimension - row * dimensions])
+            }
+            for lane in 0..<8 { body(row + lane, sums[lane]) }
+            row += 8
+        }
+        while row < count {
+            let base = row * dimensions
+            var sum: Float = 0
+            for dimension in 0..<dimensions { sum += rows[base + dimension] * query[dimension] }
+            body(row, sum)
+            row += 1
         }
     }
 }

@@ -19,7 +19,9 @@ struct SlotIndex {
 
     var count: Int { keys.count }
 
-    @inline(__always) private func bucket(of key: Int32) -> Int {
+    @inline(__always) private func bucket(of key: Int32) -> Int { Self.bucket(of: key, shift: shift) }
+
+    @inline(__always) private static func bucket(of key: Int32, shift: UInt32) -> Int {
         Int((UInt32(bitPattern: key) &* 0x9E37_79B1) >> shift)
     }
 
@@ -52,6 +54,27 @@ struct SlotIndex {
         keys.append(key)
         buckets[bucket] = Int32(keys.count)
         return (keys.count - 1, true)
+    }
+
+    /// Empties the index, keeping its storage for the next use.
+    mutating func removeAll() {
+        if keys.count * 8 >= buckets.count {
+            buckets.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        } else {
+            // Each key's bucket holds its position + 1; searching for that exact value (not stopping at empty
+            // buckets) finds it even after other buckets of its run were cleared.
+            let keys = keys
+            let shift = shift
+            buckets.withUnsafeMutableBufferPointer { buckets in
+                let mask = buckets.count - 1
+                for (position, key) in keys.enumerated() {
+                    var bucket = Self.bucket(of: key, shift: shift)
+                    while Int(buckets[bucket]) != position + 1 { bucket = (bucket + 1) & mask }
+                    buckets[bucket] = 0
+                }
+            }
+        }
+        keys.removeAll(keepingCapacity: true)
     }
 
     private mutating func grow() {
@@ -88,6 +111,12 @@ struct SlotScores {
     }
 
     func score(of key: Int32) -> Double? { index.position(of: key).map { scores[$0] } }
+
+    /// Empties the scores, keeping their storage.
+    mutating func removeAll() {
+        index.removeAll()
+        scores.removeAll(keepingCapacity: true)
+    }
 }
 
 extension SlotScores {
@@ -116,4 +145,54 @@ struct CandidateSet {
     }
 
     func position(of item: Int32) -> Int? { index.position(of: item) }
+
+    /// Empties the set, keeping its storage.
+    mutating func removeAll() {
+        index.removeAll()
+        values.removeAll(keepingCapacity: true)
+    }
+}
+
+/// The buffers of a recommend call, reused by the next call of a batch (`recommend(userIDs:k:filters:)`): emptied,
+/// not reallocated, so a call allocates little beyond its result. Owned by the call; never shared.
+struct RecommendScratch {
+    /// exp(-steps back / recentPositionDecay) and the other position decays by step: the values the formulas
+    /// give, computed once per batch instead of hundreds of times per call.
+    let recentDecay: DecayTable
+    let sessionPositionDecay: DecayTable
+    let neighbourPositionDecay: DecayTable
+    /// The session-kNN IDF divisor by the number of recent sessions holding an item, filled on first use.
+    var idfDivisors: [Double] = []
+    var candidates = CandidateSet()
+    var recentScores = SlotScores(expectedCount: 64)
+    /// The current session's distinct items with their position weights.
+    var sessionItems = SlotScores(expectedCount: 32)
+    /// Sessions sharing an item with the current one, and their headers.
+    var sharedSessions = SlotScores(expectedCount: 1024)
+    var sharedHeaders: [SessionStore.Header] = []
+    var neighbourScores = SlotScores(expectedCount: 1024)
+    var coOccurrenceScores = SlotScores(expectedCount: 1024)
+    var queryScores = SlotScores(expectedCount: 256)
+
+    init(configuration: EngineConfiguration) {
+        let steps = max(configuration.capacity.historyPerUser, configuration.capacity.itemsPerSession)
+        recentDecay = DecayTable(scale: configuration.blend.recentPositionDecay, count: steps)
+        sessionPositionDecay = DecayTable(scale: configuration.sessionNeighbours.positionDecay, count: steps)
+        neighbourPositionDecay = DecayTable(scale: configuration.sessionNeighbours.neighbourPositionDecay, count: steps)
+    }
+}
+
+/// exponential(-n / scale) for n = 0, 1, …, exactly as the formula computes it (kept for the first `count`).
+struct DecayTable {
+    private let scale: Double
+    private let values: [Double]
+
+    init(scale: Double, count: Int) {
+        self.scale = scale
+        values = (0..<max(count, 1)).map { exponential(-Double($0) / scale) }
+    }
+
+    subscript(steps: Int) -> Double {
+        steps >= 0 && steps < values.count ? values[steps] : exponential(-Double(steps) / scale)
+    }
 }

@@ -60,8 +60,8 @@ extension RecommendationEngine {
         writer.write(UInt64(sessions.capacity))
         writer.write(sessions.nextSerial)
         writer.write(sessions.serials)
-        writer.write(sessions.items) { $0.write($1) }
-        writer.write(sessions.lastTimeMilliseconds) { $0.write($1) }
+        writer.write(sessions.itemLists) { $0.write($1) }
+        writer.write(sessions.lastTimes) { $0.write($1) }
         writer.write(trending)
         writer.write(semanticIndex.centroids)
         writer.write(semanticIndex.lists) { $0.write($1) }
@@ -168,7 +168,8 @@ extension RecommendationEngine {
             try reader.read(Int64.self)
         }
         guard capacity == self.configuration.capacity.maxSessions,
-            let store = SessionStore(capacity: capacity, serials: serials, items: sessionItems, lastTimes: lastTimes,
+            let store = SessionStore(capacity: capacity, itemsPerSession: self.configuration.capacity.itemsPerSession,
+                                     serials: serials, items: sessionItems, lastTimes: lastTimes,
                                      nextSerial: nextSerial)
         else { throw reader.failure("inconsistent session store") }
         sessions = store

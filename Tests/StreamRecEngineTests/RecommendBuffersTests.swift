@@ -1,0 +1,77 @@
+import Testing
+@testable import StreamRecEngine
+
+/// The flat session store and the reusable hash index that recommend relies on, against plain models.
+@Suite struct RecommendBuffersTests {
+    /// Random opens, adds and removals against a model of arrays: every live session keeps its latest distinct
+    /// items in first-touch order, and a store rebuilt from its lists is equal (no stale entries left behind).
+    @Test func sessionStoreAgreesWithAModelOfArrays() {
+        let capacity = 7
+        let limit = 4
+        var store = SessionStore(capacity: capacity, itemsPerSession: limit)
+        var model: [UInt32: (items: [Int32], time: Int64)] = [:]
+        var open: [UInt32] = []
+        var random = SplitMix64(seed: 11)
+        for time in Int64(0)..<3_000 {
+            let roll = random.next(below: 10)
+            if roll == 0 || open.isEmpty {
+                let serial = store.open(at: time)
+                open.append(serial)
+                model[serial] = ([], time)
+                // The ring keeps the newest `capacity` sessions.
+                if open.count > capacity { model[open.removeFirst()] = nil }
+                continue
+            }
+            let serial = open[Int(random.next(below: UInt64(open.count)))]
+            let item = Int32(random.next(below: 12))
+            if roll == 1 {
+                store.remove(item, from: serial)
+                model[serial]?.items.removeAll { $0 == item }
+                continue
+            }
+            let added = store.add(item, to: serial, at: time)
+            var entry = model[serial]!
+            #expect(added == !entry.items.contains(item))
+            if added {
+                if entry.items.count == limit { entry.items.removeFirst() }
+                entry.items.append(item)
+            }
+            entry.time = time
+            model[serial] = entry
+        }
+        for (serial, entry) in model {
+            #expect(store.contains(serial))
+            #expect(Array(store.items(of: serial)) == entry.items)
+            #expect(store.header(of: serial)?.lastTimeMilliseconds == entry.time)
+        }
+        let rebuilt = SessionStore(capacity: capacity, itemsPerSession: limit, serials: store.serials,
+                                   items: store.itemLists, lastTimes: store.lastTimes, nextSerial: store.nextSerial)
+        #expect(rebuilt == store)
+    }
+
+    /// An index emptied and refilled (as recommend does for every user of a batch) finds exactly the new keys, in
+    /// their insertion order, whether it was cleared bucket by bucket or wholesale.
+    @Test func reusedSlotIndexFindsOnlyTheNewKeys() {
+        var index = SlotIndex(expectedCount: 16)
+        var random = SplitMix64(seed: 5)
+        for round in 0..<200 {
+            // Few keys (cleared one by one) and many (cleared wholesale), including negative ones and 0.
+            let count = round % 3 == 0 ? 300 : Int(random.next(below: 6))
+            var expected: [Int32] = []
+            for _ in 0..<count {
+                let key = Int32(truncatingIfNeeded: Int64(random.next(below: 2_000)) - 1_000)
+                let (position, inserted) = index.insert(key)
+                if let known = expected.firstIndex(of: key) {
+                    #expect(!inserted && position == known)
+                } else {
+                    #expect(inserted && position == expected.count)
+                    expected.append(key)
+                }
+            }
+            #expect(index.keys == expected)
+            for key in Int32(-1_000)..<1_000 { #expect(index.position(of: key) == expected.firstIndex(of: key)) }
+            index.removeAll()
+            #expect(index.count == 0)
+        }
+    }
+}
