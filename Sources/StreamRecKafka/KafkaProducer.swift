@@ -12,8 +12,8 @@ import Synchronization
 ///   next ``flush(timeout:)``. At most `inFlightLimit` messages (both kinds) are undelivered at any time:
 ///   further calls suspend until reports free a slot.
 ///
-/// A dedicated thread drains delivery reports, errors and statistics from librdkafka's queue. Call ``close()``
-/// when done; it flushes.
+/// A dedicated thread drains delivery reports, errors and statistics from librdkafka's queue; `enqueue` also
+/// handles one event that is already waiting, without blocking. Call ``close()`` when done; it flushes.
 public final class KafkaProducer: Sendable {
     private let core: Core
     private let blockingQueue = DispatchQueue(label: "streamrec.kafka.producer.blocking")
@@ -50,10 +50,10 @@ public final class KafkaProducer: Sendable {
     /// - Throws: ``KafkaError`` with librdkafka's reason when the message is rejected (e.g. too large) or not
     ///   delivered within `message.timeout.ms`. Cancelling the task does not recall a message already queued.
     @discardableResult
-    public func send(
+    nonisolated(nonsending) public func send(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], timestampMilliseconds: Int64? = nil
     ) async throws -> (partition: Int32, offset: Int64) {
-        try await core.acquireSlot()
+        if try !core.tryAcquireSlot() { await core.waitForSlot() }
         let messageID = core.makeMessageID()
         return try await withCheckedThrowingContinuation { continuation in
             core.registerSend(messageID, continuation)
@@ -72,10 +72,13 @@ public final class KafkaProducer: Sendable {
     ///
     /// - Throws: ``KafkaError`` when librdkafka rejects the message at once (e.g. too large). Delivery failures
     ///   are thrown by the next ``flush(timeout:)``.
-    public func enqueue(
+    ///
+    /// Runs on the caller's executor (`nonisolated(nonsending)`): it never blocks, and hopping to the global
+    /// executor and back for every message was a measurable share of its CPU (docs/performance.md).
+    nonisolated(nonsending) public func enqueue(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], timestampMilliseconds: Int64? = nil
     ) async throws {
-        try await core.acquireSlot()
+        if try !core.tryAcquireSlot() { await core.waitForSlot() }
         do {
             try core.client.produce(
                 topic: topic, key: key, value: value, headers: headers, timestampMilliseconds: timestampMilliseconds,
@@ -84,6 +87,7 @@ public final class KafkaProducer: Sendable {
             core.releaseSlot()
             throw error
         }
+        core.serveReadyEvent()
     }
 
     /// Messages handed to librdkafka and not yet reported delivered or failed.
@@ -143,9 +147,19 @@ extension KafkaProducer {
 
         func pollUntilStopped() {
             while isPolling.load(ordering: .relaxed) {
-                client.serveProducerEvents(queue: mainQueue, timeoutMilliseconds: 100) { reports in
+                client.serveProducerEvents(queue: mainQueue, timeoutMilliseconds: 100, maxEvents: 64) { reports in
                     handle(reports)
                 }
+            }
+        }
+
+        /// Handles at most one event that is already waiting, without blocking. Called after each enqueue,
+        /// as kcat calls `rd_kafka_poll(rk, 0)` after each message: the enqueuing thread then frees part of the
+        /// delivered messages itself, which cuts malloc's lock contention between it (allocating every message)
+        /// and the poller (freeing them).
+        func serveReadyEvent() {
+            client.serveProducerEvents(queue: mainQueue, timeoutMilliseconds: 0, maxEvents: 1) { reports in
+                handle(reports)
             }
         }
 
@@ -166,15 +180,20 @@ extension KafkaProducer {
             }
         }
 
-        func acquireSlot() async throws {
+        /// Takes a slot of the in-flight window if one is free; a synchronous call, as it succeeds for nearly
+        /// every message.
+        func tryAcquireSlot() throws -> Bool {
             try client.checkFatal()
-            let acquired: Bool = try state.withLock { state in
+            return try state.withLock { state in
                 guard !state.isClosed else { throw KafkaError(code: .closed, reason: "the producer is closed") }
                 guard state.inFlight < inFlightLimit else { return false }
                 state.inFlight += 1
                 return true
             }
-            if acquired { return }
+        }
+
+        /// Suspends until a delivery report frees a slot, and takes it.
+        func waitForSlot() async {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 // Checked again under the same lock the poller frees slots with, so no wake-up is lost.
                 let acquiredNow = state.withLock { state in

@@ -116,7 +116,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
                 + KafkaConsumer.defaultProperties.sorted { $0.key < $1.key }.flatMap { ["-X", "\($0.key)=\($0.value)"] })
 
         print("")
-        printRow("", "msgs/s", "MB/s", "seconds", "CPU s")
+        printRow("", "msgs/s", "MB/s", "seconds", "CPU s", "broker CPU s")
         report("produce  streamrec", ourProduce)
         report("produce  kcat", kcatProduce)
         report("produce  kcat (defaults)", kcatDefaultsProduce)
@@ -127,12 +127,24 @@ struct BenchKafkaCommand: AsyncParsableCommand {
             kcatConsume.seconds / ourConsume.seconds))
         print(String(format: "CPU per message, streamrec / kcat: produce %.2f×, consume %.2f× (CPU s include the in-process broker)",
             ourProduce.cpuSeconds / kcatProduce.cpuSeconds, ourConsume.cpuSeconds / kcatConsume.cpuSeconds))
+        print(String(format: "client CPU per message (broker threads excluded), streamrec / kcat: produce %.2f×, consume %.2f×",
+            ourProduce.clientCPUSeconds / kcatProduce.clientCPUSeconds,
+            ourConsume.clientCPUSeconds / kcatConsume.clientCPUSeconds))
     }
 
     /// Wall and CPU time of one phase. CPU time is this process's (the broker runs in it) plus kcat's.
     private struct Measurement {
         var seconds: Double
         var cpuSeconds: Double
+        /// The part of `cpuSeconds` spent on the embedded broker's thread, paid in every phase.
+        var brokerCPUSeconds: Double
+        var clientCPUSeconds: Double { cpuSeconds - brokerCPUSeconds }
+
+        init(seconds: Double, from start: CPUTime, to end: CPUTime) {
+            self.seconds = seconds
+            cpuSeconds = end.total - start.total
+            brokerCPUSeconds = end.broker - start.broker
+        }
     }
 
     /// Fails unless every partition of `topic` still holds all its messages (low watermark 0, N in total): the
@@ -214,7 +226,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         let received = Progress()
         let total = messages
         let subscribed = ContinuousClock.now
-        var start: (wall: ContinuousClock.Instant, cpu: Double)?
+        var start: (wall: ContinuousClock.Instant, cpu: CPUTime)?
         var bytes = 0
         var longestPoll = Duration.zero
         var longestPollAfter = 0
@@ -234,7 +246,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
                     switch event {
                     case .partitionsAssigned:
                         if start == nil {
-                            start = (.now, cpuSeconds())
+                            start = (.now, CPUTime.now())
                             print("consumer group joined in \(ContinuousClock.now - subscribed) (not timed)")
                         }
                     case .record(let record):
@@ -244,7 +256,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
                     }
                 }
             }
-            return (wall: ContinuousClock.now, cpu: cpuSeconds())
+            return (wall: ContinuousClock.now, cpu: CPUTime.now())
         }
         guard let start else { throw ValidationError("records arrived without an assignment") }
         // librdkafka 2.0.2 stops fetching once its queue holds queued.min.messages and only looks again on
@@ -252,7 +264,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         print("consumer's longest wait for a batch: \(longestPoll), after \(longestPollAfter) records (timed)")
         guard bytes == messages * size else { throw ValidationError("consumed \(bytes) bytes, expected \(messages * size)") }
         try await consumer.close()
-        return Measurement(seconds: (end.wall - start.wall).inSeconds, cpuSeconds: end.cpu - start.cpu)
+        return Measurement(seconds: (end.wall - start.wall).inSeconds, from: start.cpu, to: end.cpu)
     }
 
     /// Runs kcat to completion (stdout discarded) and measures it; kills it and fails if it outlasts the
@@ -290,10 +302,10 @@ struct BenchKafkaCommand: AsyncParsableCommand {
     }
 
     private func measure(_ body: () async throws -> Void) async throws -> Measurement {
-        let cpuStart = cpuSeconds()
+        let cpuStart = CPUTime.now()
         let start = ContinuousClock.now
         try await body()
-        return Measurement(seconds: (ContinuousClock.now - start).inSeconds, cpuSeconds: cpuSeconds() - cpuStart)
+        return Measurement(seconds: (ContinuousClock.now - start).inSeconds, from: cpuStart, to: CPUTime.now())
     }
 
     /// Runs `body` while a watchdog checks `progress` every second. When it has not moved for `--stall-seconds`,
@@ -325,25 +337,52 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         }
     }
 
-    /// CPU time of this process and of its waited-for children (kcat), in seconds.
-    private func cpuSeconds() -> Double {
-        var own = rusage()
-        var children = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &own)
-        getrusage(RUSAGE_CHILDREN.rawValue, &children)
-        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
-        return seconds(own.ru_utime) + seconds(own.ru_stime) + seconds(children.ru_utime) + seconds(children.ru_stime)
-    }
-
     private func report(_ label: String, _ measurement: Measurement) {
         let rate = Double(messages) / measurement.seconds
         printRow(label, String(format: "%.0f", rate), String(format: "%.1f", rate * Double(size) / 1_000_000),
-            String(format: "%.2f", measurement.seconds), String(format: "%.2f", measurement.cpuSeconds))
+            String(format: "%.2f", measurement.seconds), String(format: "%.2f", measurement.cpuSeconds),
+            String(format: "%.2f", measurement.brokerCPUSeconds))
     }
 
     private func printRow(_ columns: String...) {
         print(columns.enumerated().map { $0.offset == 0 ? $0.element.padding(toLength: 26, withPad: " ", startingAt: 0)
             : String(repeating: " ", count: max(0, 12 - $0.element.count)) + $0.element }.joined())
+    }
+}
+
+/// CPU seconds so far: this process's and its waited-for children's (kcat), and of that the embedded broker's
+/// thread's (librdkafka's mock cluster runs on one thread named `rdk:mock`).
+private struct CPUTime {
+    var total: Double
+    var broker: Double
+
+    static func now() -> CPUTime {
+        var own = rusage()
+        var children = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &own)
+        getrusage(RUSAGE_CHILDREN.rawValue, &children)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        let total = seconds(own.ru_utime) + seconds(own.ru_stime) + seconds(children.ru_utime) + seconds(children.ru_stime)
+        return CPUTime(total: total, broker: brokerThreadSeconds())
+    }
+
+    /// utime + stime of this process's `rdk:mock` threads, from /proc (clock-tick resolution).
+    private static func brokerThreadSeconds() -> Double {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+        var ticks = 0
+        for task in tasks {
+            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+                comm.hasPrefix("rdk:mock"),
+                let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+                let nameEnd = stat.lastIndex(of: ")")
+            else { continue }
+            // After "pid (comm)": state is field 3, utime 14 and stime 15.
+            let fields = stat[stat.index(after: nameEnd)...].split(separator: " ")
+            guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { continue }
+            ticks += user + system
+        }
+        return Double(ticks) / ticksPerSecond
     }
 }
 

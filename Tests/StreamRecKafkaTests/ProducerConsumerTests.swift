@@ -143,6 +143,36 @@ struct ProducerConsumerTests {
         await producer.close()
     }
 
+    @Test("enqueue waits while the in-flight window is full and goes on once deliveries free it")
+    func enqueueWaitsForTheWindow() async throws {
+        let kafka = try EmbeddedKafka(brokers: 1, logger: testLogger())
+        let topic = uniqueName("window")
+        try kafka.createTopic(topic, partitions: 1)
+        let producer = try KafkaProducer(configuration: testConfiguration(kafka), inFlightLimit: 10, logger: testLogger())
+        try await producer.send(topic: topic, key: nil, value: "0".bytes)
+
+        try kafka.setBrokerDown(1)
+        for index in 1...10 { try await producer.enqueue(topic: topic, key: nil, value: String(index).bytes) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await producer.enqueue(topic: topic, key: nil, value: "11".bytes) }
+            // Nothing can be delivered while the broker is down: the eleventh message must wait outside the
+            // window (it would count as in flight the moment librdkafka had it).
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(producer.inFlightCount == 10)
+            try kafka.setBrokerUp(1)
+            try await group.waitForAll()
+        }
+        try await producer.flush(timeout: .seconds(30))
+        #expect(producer.inFlightCount == 0)
+
+        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        try consumer.subscribe(topics: [topic])
+        let values = try await consumeRecords(consumer, count: 12).map { $0.value!.text }
+        #expect(values == (0...11).map(String.init))
+        try await consumer.close()
+        await producer.close()
+    }
+
     @Test("a consumer that commits, closes and restarts resumes right after its last commit")
     func resumesAfterCommit() async throws {
         let kafka = try EmbeddedKafka(logger: testLogger())

@@ -77,14 +77,13 @@ extension RDKafkaClient {
     }
 
     /// Serves the producer's main queue: waits up to `timeoutMilliseconds` for the first event, then takes what
-    /// else is ready (bounded), handing each event's delivery reports to `onReports` as one batch. Blocks; call
-    /// off the pool.
+    /// else is ready, up to `maxEvents`, handing each event's delivery reports to `onReports` as one batch.
+    /// Blocks unless the timeout is 0; call it off the pool otherwise.
     func serveProducerEvents(
-        queue: RDKafkaQueue, timeoutMilliseconds: Int32, onReports: ([DeliveryReport]) -> Void
+        queue: RDKafkaQueue, timeoutMilliseconds: Int32, maxEvents: Int, onReports: ([DeliveryReport]) -> Void
     ) {
         var timeout = timeoutMilliseconds
-        var messages = [UnsafePointer<rd_kafka_message_t>?](repeating: nil, count: 1024)
-        for _ in 0..<64 {
+        for _ in 0..<maxEvents {
             guard let event = rd_kafka_queue_poll(queue.pointer, timeout) else { break }
             defer { rd_kafka_event_destroy(event) }
             timeout = 0
@@ -93,15 +92,18 @@ extension RDKafkaClient {
                 // Handed over before the event is destroyed: rd_kafka_flush counts undestroyed reports as
                 // queued, so when flush returns every report has been recorded.
                 var reports: [DeliveryReport] = []
-                while true {
-                    let count = rd_kafka_event_message_array(event, &messages, messages.count)
-                    if count == 0 { break }
-                    for message in messages[0..<count] {
-                        guard let message = message?.pointee else { continue }
-                        reports.append(
-                            DeliveryReport(
-                                messageID: UInt(bitPattern: message._private), error: message.err,
-                                partition: message.partition, offset: message.offset))
+                reports.reserveCapacity(rd_kafka_event_message_count(event))
+                withUnsafeTemporaryAllocation(of: UnsafePointer<rd_kafka_message_t>?.self, capacity: 1024) { messages in
+                    while true {
+                        let count = rd_kafka_event_message_array(event, messages.baseAddress, messages.count)
+                        if count == 0 { break }
+                        for message in messages[0..<count] {
+                            guard let message = message?.pointee else { continue }
+                            reports.append(
+                                DeliveryReport(
+                                    messageID: UInt(bitPattern: message._private), error: message.err,
+                                    partition: message.partition, offset: message.offset))
+                        }
                     }
                 }
                 onReports(reports)
@@ -140,28 +142,41 @@ extension RDKafkaClient {
 /// Handles are thread-safe and reference-counted by librdkafka; ``destroyAll()`` must run before
 /// `rd_kafka_destroy`, which ``RDKafkaClient`` does in its `deinit`.
 final class RDKafkaTopicHandles: Sendable {
-    private let handles = Mutex<[String: SendableTopicHandle]>([:])
+    private let state = Mutex(State())
+
+    private struct State {
+        var handles: [String: SendableTopicHandle] = [:]
+        /// The handle used last: producers mostly send to one topic, and comparing its name costs less than
+        /// hashing it for every message.
+        var last: (topic: String, handle: SendableTopicHandle)?
+    }
 
     private struct SendableTopicHandle: @unchecked Sendable {
         let pointer: OpaquePointer
     }
 
     func handle(for topic: String, client: OpaquePointer) throws -> OpaquePointer {
-        let handle: SendableTopicHandle = try handles.withLock { handles in
-            if let known = handles[topic] { return known }
+        let handle: SendableTopicHandle = try state.withLock { state in
+            if let last = state.last, last.topic == topic { return last.handle }
+            if let known = state.handles[topic] {
+                state.last = (topic, known)
+                return known
+            }
             guard let created = rd_kafka_topic_new(client, topic, nil) else {
                 throw KafkaError(librdkafka: rd_kafka_last_error(), context: "topic handle for '\(topic)'")
             }
-            handles[topic] = SendableTopicHandle(pointer: created)
-            return SendableTopicHandle(pointer: created)
+            let handle = SendableTopicHandle(pointer: created)
+            state.handles[topic] = handle
+            state.last = (topic, handle)
+            return handle
         }
         return handle.pointer
     }
 
     func destroyAll() {
-        handles.withLock { handles in
-            for handle in handles.values { rd_kafka_topic_destroy(handle.pointer) }
-            handles = [:]
+        state.withLock { state in
+            for handle in state.handles.values { rd_kafka_topic_destroy(handle.pointer) }
+            state = State()
         }
     }
 }

@@ -12,6 +12,9 @@ final class RDKafkaClientContext: Sendable {
     let rebalance: RDKafkaRebalanceRecorder?
     private let latestStatisticsBox = Mutex<KafkaStatistics?>(nil)
     private let fatalErrorBox = Mutex<KafkaError?>(nil)
+    /// Set once `fatalErrorBox` holds an error: producers check it per message, and reading the box would
+    /// copy (retain and release) the error every time.
+    private let hasFatalError = Atomic<Bool>(false)
 
     init(logger: Logger, rebalance: RDKafkaRebalanceRecorder? = nil) {
         self.logger = logger
@@ -19,7 +22,10 @@ final class RDKafkaClientContext: Sendable {
     }
 
     var latestStatistics: KafkaStatistics? { latestStatisticsBox.withLock { $0 } }
-    var fatalError: KafkaError? { fatalErrorBox.withLock { $0 } }
+    var fatalError: KafkaError? {
+        guard hasFatalError.load(ordering: .acquiring) else { return nil }
+        return fatalErrorBox.withLock { $0 }
+    }
 
     func recordStatistics(json: [UInt8]) {
         do {
@@ -36,6 +42,7 @@ final class RDKafkaClientContext: Sendable {
         if error.isFatal {
             logger.critical("librdkafka fatal error", metadata: ["error": "\(error)"])
             fatalErrorBox.withLock { if $0 == nil { $0 = error } }
+            hasFatalError.store(true, ordering: .releasing)
         } else {
             logger.warning("librdkafka error", metadata: ["error": "\(error)"])
         }
