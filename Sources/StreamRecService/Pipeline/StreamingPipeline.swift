@@ -285,25 +285,27 @@ struct PipelineRun {
                 continue
             }
             countsByType[event.type, default: 0] += 1
-            accepted.append(event)
+            accepted.append(consume event)
             acceptedRecords.append(index)
         }
 
+        // A `let` for the closure to read, so the engine borrows each event instead of receiving a copy.
+        let events = accepted
         let (userCount, itemCount) = state.withEngine { engine in
-            for index in accepted.indices { engine.apply(accepted[index]) }
+            for index in events.indices { engine.apply(events[index]) }
             return (engine.userCount, engine.itemCount)
         }
         // The user's last event is the source of their next recommendations.
         let now = ContinuousClock.now
-        for (index, recordIndex) in zip(accepted.indices, acceptedRecords) {
-            guard let userID = accepted[index].userID else { continue }
+        for (index, recordIndex) in zip(events.indices, acceptedRecords) {
+            guard let userID = events[index].userID else { continue }
             pending.record(
                 userID: userID,
                 .init(
                     source: .init(
                         topic: records[recordIndex].topic, partition: records[recordIndex].partition,
                         offset: records[recordIndex].offset),
-                    eventTime: accepted[index].timestampMilliseconds,
+                    eventTime: events[index].timestampMilliseconds,
                     recordTimestamp: records[recordIndex].timestampMilliseconds),
                 now: now)
         }
