@@ -29,6 +29,26 @@ import Testing
         #expect(checkpoint.encoded() == checkpoint.encoded())
     }
 
+    /// The checksum is the standard CRC-32 (IEEE): existing files must keep verifying. Every length from 0
+    /// to 40 checks the eight-byte fast path and the byte-at-a-time tail against the bitwise definition.
+    @Test func checksumIsStandardCRC32() {
+        #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
+        #expect(CRC32.checksum([UInt8]()) == 0)
+        func bitwise(_ bytes: [UInt8]) -> UInt32 {
+            var crc: UInt32 = 0xFFFF_FFFF
+            for byte in bytes {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = crc & 1 == 1 ? 0xEDB8_8320 ^ (crc >> 1) : crc >> 1 }
+            }
+            return crc ^ 0xFFFF_FFFF
+        }
+        let bytes = (0..<40).map { UInt8(truncatingIfNeeded: $0 &* 73 &+ 11) }
+        for count in 0...bytes.count {
+            #expect(CRC32.checksum(Array(bytes.prefix(count))) == bitwise(Array(bytes.prefix(count))))
+            #expect(CRC32.checksum(bytes[1...].prefix(max(0, count - 1))) == bitwise(Array(bytes[1...].prefix(max(0, count - 1)))))
+        }
+    }
+
     /// Files written before pending refreshes were checkpointed still load, with none owed.
     @Test func readsFormatVersion1WithoutPendingRefreshes() throws {
         var writer = ByteWriter()

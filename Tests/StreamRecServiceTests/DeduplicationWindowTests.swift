@@ -29,6 +29,27 @@ import Testing
         }
     }
 
+    /// Against a plain model (array of the last `capacity` ids) over a long run with many repeats, so ids are
+    /// forgotten from every position of crowded probe runs.
+    @Test func matchesAPlainModelOverALongRun() {
+        for capacity in [1, 2, 7, 64] {
+            var window = DeduplicationWindow(capacity: capacity)
+            var model: [String] = []
+            var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+            for _ in 0..<20_000 {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let id = "e\((state >> 33) % UInt64(3 * capacity + 1))"
+                let isNew = !model.contains(id)
+                if isNew {
+                    model.append(id)
+                    if model.count > capacity { model.removeFirst() }
+                }
+                #expect(window.insert(id) == isNew)
+            }
+            #expect(window.recent == model)
+        }
+    }
+
     @Test func zeroCapacityKeepsEverything() {
         var window = DeduplicationWindow(capacity: 0)
         #expect(insert("a", into: &window))

@@ -42,7 +42,10 @@ public enum EventDecoder {
                 try scanner.skipWhitespace()
                 let key = try scanner.readKey()
                 try scanner.skipWhitespace()
-                try scanner.expect(UInt8(ascii: ":"), field: nil, what: "':' after the key \(key.name)")
+                guard scanner.peek() == UInt8(ascii: ":") else {
+                    throw scanner.error(nil, "expected ':' after the key \(key.name)")
+                }
+                scanner.advance()
                 try scanner.skipWhitespace()
                 try fields.read(key, from: &scanner)
                 try scanner.skipWhitespace()
@@ -65,10 +68,44 @@ enum EventKey: String, CaseIterable {
     case eventID = "event_id", type, userID = "user_id", sessionID = "session_id", itemID = "item_id", query
     case title, category, tags, timestamp
 
-    /// Precomputed UTF-8 bytes of every key, for matching without building Strings.
-    static let utf8Names: [(EventKey, [UInt8])] = allCases.map { ($0, Array($0.rawValue.utf8)) }
+    /// The known key spelled by these bytes, matched without building a String (this runs for every key of
+    /// every event).
+    static func matching(_ raw: UnsafeRawBufferPointer) -> EventKey? {
+        func equals(_ name: StaticString) -> Bool {
+            name.utf8CodeUnitCount == raw.count
+                && name.withUTF8Buffer { $0.elementsEqual(raw) }
+        }
+        switch raw.first {
+        case UInt8(ascii: "e"): return equals("event_id") ? .eventID : nil
+        case UInt8(ascii: "t"):
+            if equals("type") { return .type }
+            if equals("title") { return .title }
+            if equals("tags") { return .tags }
+            return equals("timestamp") ? .timestamp : nil
+        case UInt8(ascii: "u"): return equals("user_id") ? .userID : nil
+        case UInt8(ascii: "s"): return equals("session_id") ? .sessionID : nil
+        case UInt8(ascii: "i"): return equals("item_id") ? .itemID : nil
+        case UInt8(ascii: "q"): return equals("query") ? .query : nil
+        case UInt8(ascii: "c"): return equals("category") ? .category : nil
+        default: return nil
+        }
+    }
 
-    var bit: UInt16 { 1 << UInt16(Self.allCases.firstIndex(of: self)!) }
+    /// One bit per key, for the duplicate-key check (a switch: `allCases` would allocate on every call).
+    var bit: UInt16 {
+        switch self {
+        case .eventID: 1 << 0
+        case .type: 1 << 1
+        case .userID: 1 << 2
+        case .sessionID: 1 << 3
+        case .itemID: 1 << 4
+        case .query: 1 << 5
+        case .title: 1 << 6
+        case .category: 1 << 7
+        case .tags: 1 << 8
+        case .timestamp: 1 << 9
+        }
+    }
 }
 
 /// A key as read: a known key or the text of an unknown one (only for messages).
@@ -124,9 +161,11 @@ struct DecodedFields {
             throw failure(.type, "unknown type '\(typeText)'; expected one of \(expected)")
         }
         guard let timestamp else { throw failure(.timestamp, "missing") }
-        for (key, value) in [(EventKey.eventID, eventID), (.userID, userID), (.sessionID, sessionID), (.itemID, itemID)] {
-            if let value, value.isEmpty { throw failure(key, "must not be empty") }
-        }
+        // Checked one by one: an array of (key, value) pairs here would allocate for every event.
+        if eventID?.isEmpty == true { throw failure(.eventID, "must not be empty") }
+        if userID?.isEmpty == true { throw failure(.userID, "must not be empty") }
+        if sessionID?.isEmpty == true { throw failure(.sessionID, "must not be empty") }
+        if itemID?.isEmpty == true { throw failure(.itemID, "must not be empty") }
         if type != .item && userID == nil { throw failure(.userID, "missing (required for '\(typeText)' events)") }
         if type == .search {
             guard let query, query.contains(where: { !$0.isWhitespace }) else {
@@ -181,8 +220,7 @@ struct JSONScanner {
         var end = start
         while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
         if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
-            let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-            for (key, name) in EventKey.utf8Names where name.count == raw.count && name.elementsEqual(raw) {
+            if let key = EventKey.matching(UnsafeRawBufferPointer(rebasing: bytes[start..<end])) {
                 position = end + 1
                 return ScannedKey(known: key, name: key.rawValue)
             }

@@ -189,17 +189,52 @@ struct ByteReader {
     }
 }
 
-/// CRC-32 (IEEE), enough to tell a damaged checkpoint from a good one.
+/// CRC-32 (IEEE), enough to tell a damaged checkpoint from a good one. Slice-by-8: eight table lookups per
+/// eight bytes instead of one per byte (a byte at a time over a snapshot of hundreds of MB took ≈ 2 % of
+/// `serve`'s CPU); the result is the same CRC.
 enum CRC32 {
-    static let table: [UInt32] = (0..<256).map { index in
-        var crc = UInt32(index)
-        for _ in 0..<8 { crc = crc & 1 == 1 ? 0xEDB8_8320 ^ (crc >> 1) : crc >> 1 }
-        return crc
-    }
+    /// Eight 256-entry tables back to back: table 0 is the classic byte table; entry `i` of table `k` is the
+    /// CRC of byte `i` followed by `k` zero bytes.
+    static let table: [UInt32] = {
+        var table = [UInt32](repeating: 0, count: 8 * 256)
+        for index in 0..<256 {
+            var crc = UInt32(index)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? 0xEDB8_8320 ^ (crc >> 1) : crc >> 1 }
+            table[index] = crc
+        }
+        for slice in 1..<8 {
+            for index in 0..<256 {
+                let previous = table[(slice - 1) * 256 + index]
+                table[slice * 256 + index] = table[Int(previous & 0xFF)] ^ (previous >> 8)
+            }
+        }
+        return table
+    }()
 
-    static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
-        return crc ^ 0xFFFF_FFFF
+    static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBufferPointer { checksum($0) } }
+
+    static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt32 { bytes.withUnsafeBufferPointer { checksum($0) } }
+
+    static func checksum(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32 {
+        table.withUnsafeBufferPointer { table in
+            var crc: UInt32 = 0xFFFF_FFFF
+            var index = 0
+            let count = bytes.count
+            while index + 8 <= count {
+                // Little-endian: the first four bytes fold into the running CRC.
+                let low = crc ^ (UInt32(bytes[index]) | UInt32(bytes[index + 1]) << 8
+                    | UInt32(bytes[index + 2]) << 16 | UInt32(bytes[index + 3]) << 24)
+                crc = table[7 * 256 + Int(low & 0xFF)] ^ table[6 * 256 + Int((low >> 8) & 0xFF)]
+                    ^ table[5 * 256 + Int((low >> 16) & 0xFF)] ^ table[4 * 256 + Int(low >> 24)]
+                    ^ table[3 * 256 + Int(bytes[index + 4])] ^ table[2 * 256 + Int(bytes[index + 5])]
+                    ^ table[256 + Int(bytes[index + 6])] ^ table[Int(bytes[index + 7])]
+                index += 8
+            }
+            while index < count {
+                crc = table[Int((crc ^ UInt32(bytes[index])) & 0xFF)] ^ (crc >> 8)
+                index += 1
+            }
+            return crc ^ 0xFFFF_FFFF
+        }
     }
 }

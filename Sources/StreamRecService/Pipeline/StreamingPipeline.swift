@@ -251,18 +251,25 @@ struct PipelineRun {
     /// refreshes are owed from here on (``refreshDue(behind:)`` publishes them).
     mutating func process(_ records: [KafkaRecord]) async throws {
         guard !records.isEmpty else { return }
-        var accepted: [(event: Event, record: KafkaRecord)] = []
+        // Accepted events and the index of the record each came from, side by side: an array of
+        // (event, record) tuples was copied through generic tuple witnesses, retaining every field of both
+        // at each step (≈ 5 % of `serve`'s CPU while behind).
+        var accepted: [Event] = []
+        var acceptedRecords: [Int] = []
         accepted.reserveCapacity(records.count)
+        acceptedRecords.reserveCapacity(records.count)
         var deadLetters: [DeadLetter] = []
-        var countsByType: [String: Int] = [:]
+        var countsByType: [EventType: Int] = [:]
 
-        for record in records {
-            let partition = KafkaTopicPartition(topic: record.topic, partition: record.partition)
+        // Indices rather than `for record in records`, which would copy (retain and release) each record.
+        for index in records.indices {
+            let partition = KafkaTopicPartition(topic: records[index].topic, partition: records[index].partition)
+            let offset = records[index].offset
             // Already in the state: re-read after a restart from an older committed offset.
-            if let next = positions[partition], record.offset < next { continue }
-            positions[partition] = record.offset + 1
-            guard let value = record.value else {
-                deadLetters.append(DeadLetter(rejecting: record, reason: "null value (tombstone)", field: nil))
+            if let next = positions[partition], offset < next { continue }
+            positions[partition] = offset + 1
+            guard let value = records[index].value else {
+                deadLetters.append(DeadLetter(rejecting: records[index], reason: "null value (tombstone)", field: nil))
                 continue
             }
             let event: Event
@@ -270,30 +277,36 @@ struct PipelineRun {
                 event = try EventDecoder.decode(value)
             } catch {
                 metrics.decodeErrors.increment()
-                deadLetters.append(DeadLetter(rejecting: record, reason: error.description, field: error.field))
+                deadLetters.append(DeadLetter(rejecting: records[index], reason: error.description, field: error.field))
                 continue
             }
             if let eventID = event.eventID, !deduplication.insert(eventID) {
                 metrics.duplicates.increment()
                 continue
             }
-            countsByType[event.type.rawValue, default: 0] += 1
-            accepted.append((event, record))
+            countsByType[event.type, default: 0] += 1
+            accepted.append(consume event)
+            acceptedRecords.append(index)
         }
 
+        // A `let` for the closure to read, so the engine borrows each event instead of receiving a copy.
+        let events = accepted
         let (userCount, itemCount) = state.withEngine { engine in
-            for entry in accepted { engine.apply(entry.event) }
+            for index in events.indices { engine.apply(events[index]) }
             return (engine.userCount, engine.itemCount)
         }
         // The user's last event is the source of their next recommendations.
         let now = ContinuousClock.now
-        for (event, record) in accepted {
-            guard let userID = event.userID else { continue }
+        for (index, recordIndex) in zip(events.indices, acceptedRecords) {
+            guard let userID = events[index].userID else { continue }
             pending.record(
                 userID: userID,
                 .init(
-                    source: .init(topic: record.topic, partition: record.partition, offset: record.offset),
-                    eventTime: event.timestampMilliseconds, recordTimestamp: record.timestampMilliseconds),
+                    source: .init(
+                        topic: records[recordIndex].topic, partition: records[recordIndex].partition,
+                        offset: records[recordIndex].offset),
+                    eventTime: events[index].timestampMilliseconds,
+                    recordTimestamp: records[recordIndex].timestampMilliseconds),
                 now: now)
         }
         metrics.pendingRefreshes.record(pending.count)
@@ -306,7 +319,7 @@ struct PipelineRun {
         metrics.deadLetters.increment(by: Int64(deadLetters.count))
         // Counted after the owed refreshes are visible in the metric, so a reader of /metrics that sees
         // every event consumed also sees what is still owed for them.
-        for (type, count) in countsByType { metrics.countEvent(type: type, count: count) }
+        for (type, count) in countsByType { metrics.countEvent(type: type.rawValue, count: count) }
         metrics.users.record(userCount)
         metrics.items.record(itemCount)
     }
