@@ -116,3 +116,24 @@ import Testing
         #expect(top.first?.reasons.first == Reason(kind: "co_click", itemID: "phone"))
     }
 }
+
+@Suite struct TextNormalizerTests {
+    @Test func asciiFastPathSplitsLikeTheUnicodePath() {
+        // Every ASCII byte inside and between words, in upper and lower case: a byte the fast path classifies
+        // differently from Unicode's properties would change query keys and text vectors.
+        let everyASCII = String(decoding: (0..<128).map { UInt8($0) }, as: UTF8.self)
+        let texts = [everyASCII, "Trail RUNNING shoes-42!", "  a\tB\nc  ", "", "x", "iPhone15 Pro/Max_2"]
+        for text in texts {
+            var copy = text
+            let fast = copy.withUTF8 { TextNormalizer.asciiWords(of: $0) }
+            #expect(fast == TextNormalizer.unicodeWords(of: text), "\(text.debugDescription)")
+        }
+        #expect(TextNormalizer.normalizedQuery("Trail  Shoes!") == "trail shoes")
+    }
+
+    @Test func nonASCIITextTakesTheUnicodePath() {
+        var text = "Café Über 42"
+        #expect(text.withUTF8 { TextNormalizer.asciiWords(of: $0) } == nil)
+        #expect(TextNormalizer.normalizedQuery(text) == "café über 42")
+    }
+}

@@ -46,6 +46,37 @@ public struct HashedTextEncoder: TextEncoder {
 public enum TextNormalizer {
     /// Lower-cased words (letters and digits), as UTF-8 bytes.
     static func words(of text: String) -> [[UInt8]] {
+        var text = text  // `withUTF8` is mutating only to make a non-native string contiguous
+        // Most queries and titles are ASCII; Unicode property lookups per scalar were ~9 % of serve's apply.
+        if let words = text.withUTF8({ asciiWords(of: $0) }) { return words }
+        return unicodeWords(of: text)
+    }
+
+    /// `unicodeWords(of:)` for ASCII text: A–Z, a–z and 0–9 are the only ASCII scalars that are alphabetic or
+    /// numeric. Nil when the text has a non-ASCII byte.
+    static func asciiWords(of bytes: UnsafeBufferPointer<UInt8>) -> [[UInt8]]? {
+        var words: [[UInt8]] = []
+        var current: [UInt8] = []
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                current.append(byte)
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                current.append(byte | 0x20)
+            case 0x80...:
+                return nil
+            default:
+                if !current.isEmpty {
+                    words.append(current)
+                    current.removeAll(keepingCapacity: true)
+                }
+            }
+        }
+        if !current.isEmpty { words.append(current) }
+        return words
+    }
+
+    static func unicodeWords(of text: String) -> [[UInt8]] {
         var words: [[UInt8]] = []
         var current: [UInt8] = []
         for scalar in text.lowercased().unicodeScalars {
