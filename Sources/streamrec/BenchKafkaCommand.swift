@@ -346,7 +346,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
 
     private func printRow(_ columns: String...) {
         print(columns.enumerated().map { $0.offset == 0 ? $0.element.padding(toLength: 26, withPad: " ", startingAt: 0)
-            : String(repeating: " ", count: max(0, 12 - $0.element.count)) + $0.element }.joined())
+            : String(repeating: " ", count: max(1, 14 - $0.element.count)) + $0.element }.joined())
     }
 }
 
