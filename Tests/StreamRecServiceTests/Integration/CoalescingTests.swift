@@ -59,11 +59,7 @@ import Testing
         #expect(!unpublished.isEmpty, "the owed refreshes were published before the crash; the test proves nothing")
 
         service = try cluster.startService(environment: environment)
-        let outputs = try await cluster.read(cluster.outputTopic, timeout: .seconds(90)) { records in
-            let latest = TestCluster.latestByUser(records)
-            return users.allSatisfy { latest[$0]?.source == lastSource[$0] }
-        }
-        let latest = TestCluster.latestByUser(outputs)
+        let latest = try await cluster.latestRecommendations(from: lastSource, timeout: .seconds(90))
         for user in users {
             #expect(latest[user]?.source == lastSource[user], "\(user)")
             #expect(latest[user]?.items.isEmpty == false, "\(user) got no items")

@@ -35,11 +35,7 @@ import Testing
 
         let service = try cluster.startService()
         let port = try await service.httpPort()
-        let outputs = try await cluster.read(cluster.outputTopic, timeout: .seconds(60)) { records in
-            let latest = TestCluster.latestByUser(records)
-            return users.allSatisfy { latest[$0]?.source == lastEvent[$0] }
-        }
-        let latest = TestCluster.latestByUser(outputs)
+        let latest = try await cluster.latestRecommendations(from: lastEvent, timeout: .seconds(60))
         for user in users {
             #expect(latest[user]?.source == lastEvent[user], "\(user)")
             #expect(latest[user]?.items.isEmpty == false, "\(user) got no items")

@@ -95,6 +95,18 @@ final class TestCluster: @unchecked Sendable {
         return latest
     }
 
+    /// Reads the output topic until each user's latest recommendation comes from that user's entry in
+    /// `lastSources` (or the timeout), and returns the latest message per user.
+    func latestRecommendations(
+        from lastSources: [String: RecommendationMessage.Source], timeout: Duration
+    ) async throws -> [String: RecommendationMessage] {
+        let outputs = try await read(outputTopic, timeout: timeout) { records in
+            let latest = Self.latestByUser(records)
+            return lastSources.allSatisfy { latest[$0.key]?.source == $0.value }
+        }
+        return Self.latestByUser(outputs)
+    }
+
     /// Offsets the service's group has committed.
     func committedOffsets(partitions: Int) async throws -> [KafkaTopicPartition: Int64] {
         let consumer = try KafkaConsumer(
