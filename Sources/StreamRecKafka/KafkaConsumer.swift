@@ -165,6 +165,13 @@ public final class KafkaConsumer: Sendable {
         return try await blockingQueue.runBlocking { try client.queryWatermarks(partition, timeoutMilliseconds: timeout) }
     }
 
+    /// The partition's high watermark as of the last records fetched for it (nil before any fetch): what
+    /// the broker held then, known without asking it, so the caller can tell how far behind it is on
+    /// every poll.
+    public func fetchedHighWatermark(_ partition: KafkaTopicPartition) -> Int64? {
+        client.cachedHighWatermark(partition)
+    }
+
     /// For each assigned partition: high watermark minus the committed offset (minus the low watermark when
     /// nothing is committed yet) — the records the group has not confirmed processing.
     public func lag() async throws -> [KafkaTopicPartition: Int64] {

@@ -78,16 +78,38 @@ public final class KafkaProducer: Sendable {
     nonisolated(nonsending) public func enqueue(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], timestampMilliseconds: Int64? = nil
     ) async throws {
-        if try !core.tryAcquireSlot() { await core.waitForSlot() }
+        let messageID: UInt
+        if let acquired = try core.tryAcquireEnqueueSlot() {
+            messageID = acquired
+        } else {
+            await core.waitForSlot()
+            messageID = core.countEnqueued()
+        }
         do {
             try core.client.produce(
                 topic: topic, key: key, value: value, headers: headers, timestampMilliseconds: timestampMilliseconds,
-                messageID: 0)
+                messageID: messageID)
         } catch {
+            core.uncountEnqueued(messageID)
             core.releaseSlot()
             throw error
         }
         core.serveReadyEvent()
+    }
+
+    /// Marks every message enqueued so far; ``waitForDelivery(of:timeout:)`` then waits for exactly those,
+    /// where ``flush(timeout:)`` would also wait for everything enqueued after (and never returns while
+    /// output keeps flowing).
+    public func markDelivery() -> KafkaDeliveryMark { core.markDelivery() }
+
+    /// Blocks the calling thread until every message enqueued before `mark` is delivered, or `timeout` passes.
+    /// Call it from a thread of your own (a `DispatchQueue`), never from the cooperative pool.
+    ///
+    /// - Returns: false when the timeout passed first.
+    /// - Throws: the delivery failure of one of those messages (librdkafka gave up after its retries); a lost
+    ///   message fails every later mark too, since it was enqueued before them.
+    public func waitForDelivery(of mark: KafkaDeliveryMark, timeout: Duration) throws -> Bool {
+        try core.waitForDelivery(of: mark, timeout: timeout)
     }
 
     /// Messages handed to librdkafka and not yet reported delivered or failed.
@@ -119,6 +141,13 @@ public final class KafkaProducer: Sendable {
     }
 }
 
+/// The messages ``KafkaProducer/enqueue(topic:key:value:headers:timestampMilliseconds:)`` had accepted when
+/// ``KafkaProducer/markDelivery()`` was called.
+public struct KafkaDeliveryMark: Sendable, Hashable {
+    /// Messages enqueued before the mark belong to this epoch or an earlier one.
+    let epoch: UInt
+}
+
 extension KafkaProducer {
     /// State shared by the public API and the poller thread.
     final class Core: Sendable {
@@ -135,7 +164,20 @@ extension KafkaProducer {
             var pendingSends: [UInt: CheckedContinuation<(partition: Int32, offset: Int64), any Error>] = [:]
             var slotWaiters: [CheckedContinuation<Void, Never>] = []
             var firstEnqueueFailure: KafkaError?
+            /// Enqueued messages are counted per delivery epoch (``KafkaDeliveryMark``): the current epoch in
+            /// a plain counter (the per-message path), earlier ones in a map only while they have messages
+            /// undelivered (marks are rare).
+            var epoch: UInt = 0
+            var undeliveredInEpoch = 0
+            var undeliveredInEarlierEpochs: [UInt: Int] = [:]
+            /// The first delivery failure per epoch, for ``waitForDelivery(of:timeout:)``.
+            var failureInEpoch: [UInt: KafkaError] = [:]
+            var deliveryWaiters: [DispatchSemaphore] = []
         }
+
+        /// Set in an enqueued message's opaque id (sends number theirs from 1 and never reach it); the low
+        /// bits carry the message's delivery epoch.
+        static let enqueueTag: UInt = 1 << (UInt.bitWidth - 1)
 
         init(client: RDKafkaClient, inFlightLimit: Int) {
             self.client = client
@@ -170,6 +212,76 @@ extension KafkaProducer {
             state.withLock { state in
                 defer { state.isClosed = true }
                 return !state.isClosed
+            }
+        }
+
+        /// ``tryAcquireSlot()`` for an enqueued message, which is counted in the current delivery epoch; returns
+        /// its opaque id, nil while the window is full.
+        func tryAcquireEnqueueSlot() throws -> UInt? {
+            try client.checkFatal()
+            return try state.withLock { state in
+                guard !state.isClosed else { throw KafkaError(code: .closed, reason: "the producer is closed") }
+                guard state.inFlight < inFlightLimit else { return nil }
+                state.inFlight += 1
+                state.undeliveredInEpoch += 1
+                return Self.enqueueTag | state.epoch
+            }
+        }
+
+        /// Counts an enqueued message that got its slot from ``waitForSlot()``; returns its opaque id.
+        func countEnqueued() -> UInt {
+            state.withLock { state in
+                state.undeliveredInEpoch += 1
+                return Self.enqueueTag | state.epoch
+            }
+        }
+
+        /// The produce call failed: no report will come for this message.
+        func uncountEnqueued(_ messageID: UInt) {
+            let waiters = state.withLock { Self.settle(messageID, failure: nil, &$0) }
+            waiters.forEach { $0.signal() }
+        }
+
+        /// One enqueued message is done; returns the delivery waiters to wake when an earlier epoch drained or
+        /// failed.
+        private static func settle(_ messageID: UInt, failure: KafkaError?, _ state: inout State) -> [DispatchSemaphore] {
+            let epoch = messageID & ~enqueueTag
+            if let failure, state.failureInEpoch[epoch] == nil { state.failureInEpoch[epoch] = failure }
+            if epoch == state.epoch {
+                // No mark covers the current epoch yet, so nobody waits for it.
+                state.undeliveredInEpoch -= 1
+                return []
+            }
+            let left = (state.undeliveredInEarlierEpochs[epoch] ?? 1) - 1
+            state.undeliveredInEarlierEpochs[epoch] = left > 0 ? left : nil
+            return left > 0 && failure == nil ? [] : state.deliveryWaiters
+        }
+
+        func markDelivery() -> KafkaDeliveryMark {
+            state.withLock { state in
+                let mark = KafkaDeliveryMark(epoch: state.epoch)
+                if state.undeliveredInEpoch > 0 { state.undeliveredInEarlierEpochs[state.epoch] = state.undeliveredInEpoch }
+                state.undeliveredInEpoch = 0
+                state.epoch += 1
+                return mark
+            }
+        }
+
+        func waitForDelivery(of mark: KafkaDeliveryMark, timeout: Duration) throws -> Bool {
+            let deadline = DispatchTime.now() + .milliseconds(Int(timeout.milliseconds))
+            let woken = DispatchSemaphore(value: 0)
+            defer { state.withLock { $0.deliveryWaiters.removeAll { $0 === woken } } }
+            while true {
+                let outcome: Result<Bool, KafkaError> = state.withLock { state in
+                    if let failure = state.failureInEpoch.filter({ $0.key <= mark.epoch }).min(by: { $0.key < $1.key }) {
+                        return .failure(failure.value)
+                    }
+                    if state.undeliveredInEarlierEpochs.keys.allSatisfy({ $0 > mark.epoch }) { return .success(true) }
+                    if !state.deliveryWaiters.contains(where: { $0 === woken }) { state.deliveryWaiters.append(woken) }
+                    return .success(false)
+                }
+                if try outcome.get() { return true }
+                if woken.wait(timeout: deadline) == .timedOut { return false }
             }
         }
 
@@ -237,18 +349,26 @@ extension KafkaProducer {
         private func handle(_ reports: [RDKafkaClient.DeliveryReport]) {
             var sends: [(CheckedContinuation<(partition: Int32, offset: Int64), any Error>, RDKafkaClient.DeliveryReport)] = []
             var waiters: [CheckedContinuation<Void, Never>] = []
+            var deliveryWaiters: [DispatchSemaphore] = []
             state.withLock { state in
                 for report in reports {
-                    if report.messageID != 0 {
-                        if let continuation = state.pendingSends.removeValue(forKey: report.messageID) {
-                            sends.append((continuation, report))
+                    if report.messageID & Self.enqueueTag != 0 {
+                        var failure: KafkaError?
+                        if report.error != RD_KAFKA_RESP_ERR_NO_ERROR {
+                            failure = KafkaError(librdkafka: report.error, context: "delivery")
+                            if state.firstEnqueueFailure == nil { state.firstEnqueueFailure = failure }
                         }
-                    } else if report.error != RD_KAFKA_RESP_ERR_NO_ERROR, state.firstEnqueueFailure == nil {
-                        state.firstEnqueueFailure = KafkaError(librdkafka: report.error, context: "delivery")
+                        for waiter in Self.settle(report.messageID, failure: failure, &state)
+                        where !deliveryWaiters.contains(where: { $0 === waiter }) {
+                            deliveryWaiters.append(waiter)
+                        }
+                    } else if let continuation = state.pendingSends.removeValue(forKey: report.messageID) {
+                        sends.append((continuation, report))
                     }
                     if let waiter = Self.freeSlot(&state) { waiters.append(waiter) }
                 }
             }
+            deliveryWaiters.forEach { $0.signal() }
             for (continuation, report) in sends {
                 if report.error == RD_KAFKA_RESP_ERR_NO_ERROR {
                     continuation.resume(returning: (report.partition, report.offset))

@@ -173,6 +173,56 @@ struct ProducerConsumerTests {
         await producer.close()
     }
 
+    @Test("a delivery mark waits for the messages enqueued before it, not for those after")
+    func deliveryMarkCoversEarlierMessagesOnly() async throws {
+        let kafka = try EmbeddedKafka(brokers: 1, logger: testLogger())
+        let topic = uniqueName("mark")
+        try kafka.createTopic(topic, partitions: 2)
+        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        for index in 0..<20 { try await producer.enqueue(topic: topic, key: nil, value: String(index).bytes) }
+        let early = producer.markDelivery()
+        #expect(try await offThePool { try producer.waitForDelivery(of: early, timeout: .seconds(10)) })
+
+        try kafka.setBrokerDown(1)
+        for index in 20..<30 { try await producer.enqueue(topic: topic, key: nil, value: String(index).bytes) }
+        let late = producer.markDelivery()
+        // Undelivered messages after a mark do not hold it (a flush would time out here).
+        #expect(try await offThePool { try producer.waitForDelivery(of: early, timeout: .zero) })
+        #expect(try await offThePool { try producer.waitForDelivery(of: late, timeout: .milliseconds(300)) } == false)
+        async let lateDelivered = offThePool { try producer.waitForDelivery(of: late, timeout: .seconds(30)) }
+        try await Task.sleep(for: .milliseconds(200))
+        try kafka.setBrokerUp(1)
+        #expect(try await lateDelivered)
+        #expect(producer.inFlightCount == 0)
+        await producer.close()
+    }
+
+    @Test("a delivery mark reports a message that could not be delivered, and so does every later mark")
+    func deliveryMarkReportsFailure() async throws {
+        let kafka = try EmbeddedKafka(brokers: 1, logger: testLogger())
+        let topic = uniqueName("mark-failure")
+        try kafka.createTopic(topic, partitions: 1)
+        let producer = try KafkaProducer(
+            configuration: testConfiguration(kafka, ["message.timeout.ms": "500"]), logger: testLogger())
+        try await producer.send(topic: topic, key: nil, value: "first".bytes)
+        try kafka.setBrokerDown(1)
+        try await producer.enqueue(topic: topic, key: nil, value: "lost".bytes)
+        let lost = producer.markDelivery()
+        let error = await #expect(throws: KafkaError.self) {
+            try await offThePool { try producer.waitForDelivery(of: lost, timeout: .seconds(30)) }
+        }
+        #expect(error?.code == .messageTimedOut)
+
+        // A checkpoint taken later still holds the event whose output was lost: it must not pass either.
+        try kafka.setBrokerUp(1)
+        try await producer.send(topic: topic, key: nil, value: "after".bytes)
+        let after = producer.markDelivery()
+        await #expect(throws: KafkaError.self) {
+            try await offThePool { try producer.waitForDelivery(of: after, timeout: .seconds(30)) }
+        }
+        await producer.close()
+    }
+
     @Test("a consumer that commits, closes and restarts resumes right after its last commit")
     func resumesAfterCommit() async throws {
         let kafka = try EmbeddedKafka(logger: testLogger())

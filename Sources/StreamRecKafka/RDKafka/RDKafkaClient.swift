@@ -154,6 +154,16 @@ final class RDKafkaClient: @unchecked Sendable {
         return (low, high)
     }
 
+    /// The high watermark librdkafka last saw in a fetch response for this partition, or nil before any.
+    /// Never blocks (no broker request).
+    func cachedHighWatermark(_ partition: KafkaTopicPartition) -> Int64? {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let result = rd_kafka_get_watermark_offsets(handle, partition.topic, partition.partition, &low, &high)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
+        return high
+    }
+
     /// The broker's answer to ListOffsets by timestamp (`-1` when it has no such record). Blocks.
     func queryOffsetsForTimes(_ timestamps: [KafkaTopicPartition: Int64], timeoutMilliseconds: Int32) throws
         -> [KafkaTopicPartition: Int64]
