@@ -44,7 +44,8 @@ public struct ServiceConfiguration: Sendable, Equatable {
         public var maxInFlightMessages = 50_000
         /// How many recent `event_id`s are remembered to drop duplicates. Default 100000.
         public var deduplicationWindow = 100_000
-        /// While behind (a poll returns at least `maxBatchEvents` records), users' refreshes wait and coalesce
+        /// While behind (a poll returns at least `maxBatchEvents` records, or the broker held at least that many
+        /// unread records at the last fetch), users' refreshes wait and coalesce
         /// (one recommendation for all their events in the backlog) for at most this long before a flush;
         /// caught up, every batch is refreshed as it comes. Zero refreshes every batch. Default 30 s.
         public var coalesceMaxDelay = Duration.seconds(30)

@@ -9,7 +9,7 @@ import StreamRecKafka
 ///     poll → decode (bad → dead-letter topic) → drop duplicate event_ids → apply to the engine
 ///          → note each touched user's latest event as an owed refresh (``PendingRefreshes``)
 ///          → recommend the due users (in parallel) → publish
-///          → (every interval) flush, hand a checkpoint to the writer; commit once it is durable
+///          → (every interval) hand a checkpoint to the writer; commit once it is durable
 ///
 /// Caught up, every batch's users are due at once: one recommendation per user per batch. Behind (polls
 /// come back full), refreshes wait and coalesce until caught up, `coalesce_max_delay` or
@@ -17,8 +17,9 @@ import StreamRecKafka
 /// arrival, so this only drops wasted work.
 ///
 /// Restart safety: the engine snapshot, the offsets it reflects and the dedup window are written together
-/// (``CheckpointStore``, on the ``CheckpointWriter``'s own queue while the loop goes on) and only once the
-/// file is durable are those offsets committed to Kafka. On start the checkpoint is loaded and every
+/// (``CheckpointStore``, on the ``CheckpointWriter``'s own queue while the loop goes on), once the output
+/// enqueued before the checkpoint is delivered, and only once the file is durable are those offsets
+/// committed to Kafka. On start the checkpoint is loaded and every
 /// partition resumes at exactly its offset; records below it are skipped, so a crash at any point applies
 /// each event to the state once. Refreshes still owed are part of the checkpoint and published after a
 /// restore, so committing offsets never loses a user's recommendation. Output may repeat after a crash
@@ -155,7 +156,7 @@ struct PipelineRun {
             adaptBatchLimit(polled: events.count)
             let started = ContinuousClock.now
             try await handle(events)
-            let refreshed = try await refreshDue(behind: events.count >= configuration.pipeline.maxBatchEvents)
+            let refreshed = try await refreshDue(behind: isBehind(polled: events.count))
             refreshesDue = refreshed.moreDue
             if !events.isEmpty || refreshed.published > 0 {
                 metrics.batchDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
@@ -166,9 +167,23 @@ struct PipelineRun {
                 try await commit(finished, partitions: consumer.assignment)
             }
             if !checkpointWriter.isBusy, ContinuousClock.now - lastCheckpoint >= configuration.checkpoint.interval {
-                try await startCheckpoint(flushTimeout: .seconds(5))
+                startCheckpoint(deliveryTimeout: Self.checkpointDeliveryTimeout)
             }
         }
+    }
+
+    /// Behind: the poll came back full, or more than a batch of records lay past what is applied when the
+    /// broker last answered a fetch. A poll that is not full alone does not mean caught up: it only says
+    /// that the fetcher had no more records yet, which under load happens in the middle of a backlog.
+    func isBehind(polled: Int) -> Bool {
+        let batch = configuration.pipeline.maxBatchEvents
+        if polled >= batch { return true }
+        var unread: Int64 = 0
+        for partition in consumer.assignment {
+            guard let next = positions[partition], let high = consumer.fetchedHighWatermark(partition) else { continue }
+            unread += max(0, high - next)
+        }
+        return unread >= batch
     }
 
     /// Doubles the batch limit after a full poll, up to `maxBacklogBatchEvents`; back to the configured size
@@ -434,44 +449,53 @@ struct PipelineRun {
         state.setReady(reachable && !consumer.assignment.isEmpty)
     }
 
-    /// Makes a checkpoint durable now and commits its offsets for `partitions` (revoke, shutdown): waits
-    /// for the write in progress, then checkpoints what is applied so far. Offsets are never committed
-    /// past what a durable checkpoint holds.
+    /// How long a periodic checkpoint waits for the output enqueued before it (normally a few ms) before it
+    /// is postponed; also bounds how long a shutdown waits for a checkpoint in progress.
+    static let checkpointDeliveryTimeout: Duration = .seconds(5)
+
+    /// Makes a checkpoint durable now and commits its offsets for `partitions` (revoke, shutdown): publishes
+    /// everything in flight, waits for the write in progress, then checkpoints what is applied so far.
+    /// Offsets are never committed past what a durable checkpoint holds.
     mutating func checkpointAndCommit(
         _ partitions: [KafkaTopicPartition], flushTimeout: Duration = .seconds(5)
     ) async throws {
-        if let finished = await checkpointWriter.waitForFinished() { try await commit(finished, partitions: partitions) }
-        guard try await startCheckpoint(flushTimeout: flushTimeout) else { return }
-        if let finished = await checkpointWriter.waitForFinished() { try await commit(finished, partitions: partitions) }
-    }
-
-    /// Publishes everything in flight, then hands a checkpoint of the state to the writer; the loop goes on
-    /// while it is encoded and written. False when output could not be delivered in time (checkpoint
-    /// postponed).
-    @discardableResult
-    mutating func startCheckpoint(flushTimeout: Duration) async throws -> Bool {
-        lastCheckpoint = ContinuousClock.now
-        // Output for the events in this checkpoint must be delivered first, or a crash after it is written
-        // would lose their recommendations and dead letters. A delivery failure (not a timeout) ends the
-        // run without checkpointing: the restart replays from the last checkpoint and publishes again.
+        // Delivered first, so the write in progress (waiting for part of this output) ends at once too.
+        var delivered = true
         do {
             try await producer.flush(timeout: flushTimeout)
         } catch let error as KafkaError where error.code == .timedOut {
             logger.warning("output not yet delivered; checkpoint postponed", metadata: ["streamrec.error": "\(error)"])
-            return false
+            delivered = false
         }
-        checkpointWriter.start(
-            engine: state.withEngine { $0 }, nextOffsets: positions, deduplication: deduplication,
-            pendingRefreshes: pending.ordered, createdAtMilliseconds: Self.wallMilliseconds())
-        return true
+        if let finished = await checkpointWriter.waitForFinished() { try await commit(finished, partitions: partitions) }
+        guard delivered else { return }
+        startCheckpoint(deliveryTimeout: flushTimeout)
+        if let finished = await checkpointWriter.waitForFinished() { try await commit(finished, partitions: partitions) }
     }
 
-    /// Once a checkpoint is durable: commits its offsets for `partitions`. A failed write ends the run (the
-    /// restart resumes from the last good checkpoint).
-    mutating func commit(_ finished: Result<CheckpointWriter.Written, any Error>, partitions: [KafkaTopicPartition])
+    /// Hands a checkpoint of the state to the writer; the loop goes on while it is encoded, while the
+    /// output enqueued so far is delivered (a crash after the file is written must not lose the
+    /// recommendations and dead letters of the events in it) and while it is written. Waiting for exactly
+    /// that output, not flushing, keeps the loop and the output enqueued after it flowing.
+    mutating func startCheckpoint(deliveryTimeout: Duration) {
+        lastCheckpoint = ContinuousClock.now
+        let mark = producer.markDelivery()
+        let producer = producer
+        checkpointWriter.start(
+            engine: state.withEngine { $0 }, nextOffsets: positions, deduplication: deduplication,
+            pendingRefreshes: pending.ordered, createdAtMilliseconds: Self.wallMilliseconds(),
+            outputDelivered: { try producer.waitForDelivery(of: mark, timeout: deliveryTimeout) })
+    }
+
+    /// Once a checkpoint is durable: commits its offsets for `partitions`. A failed write or a delivery
+    /// failure ends the run (the restart resumes from the last good checkpoint and publishes again).
+    mutating func commit(_ finished: Result<CheckpointWriter.Outcome, any Error>, partitions: [KafkaTopicPartition])
         async throws
     {
-        let written = try finished.get()
+        guard case .written(let written) = try finished.get() else {
+            logger.warning("output not delivered in time; checkpoint postponed")
+            return
+        }
         lastCheckpointWallMilliseconds = written.createdAtMilliseconds
         metrics.checkpoints.increment()
         metrics.checkpointDuration.recordNanoseconds(written.duration.nanoseconds)

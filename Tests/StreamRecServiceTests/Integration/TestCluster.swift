@@ -40,10 +40,12 @@ final class TestCluster: @unchecked Sendable {
     }
 
     /// `serve` against this cluster; `environment` adds STREAMREC_* settings.
-    func startService(environment: [String: String] = [:]) throws -> ServiceProcess {
+    /// `kafkaProperties` adds librdkafka properties for its clients.
+    func startService(environment: [String: String] = [:], kafkaProperties: [String: String] = [:]) throws -> ServiceProcess {
         // A SIGKILLed member holds its partitions until its session times out: keep that short.
+        let properties = ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"].merging(kafkaProperties) { $1 }
         let configPath = stateDirectory + ".yaml"
-        let yaml = "kafka:\n  properties:\n    session.timeout.ms: \"6000\"\n    heartbeat.interval.ms: \"500\"\n"
+        let yaml = "kafka:\n  properties:\n" + properties.sorted { $0.key < $1.key }.map { "    \($0.key): \"\($0.value)\"\n" }.joined()
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         return try ServiceProcess(
             [
