@@ -206,6 +206,7 @@ public final class KafkaConsumer: Sendable {
             recorder.beginClosing(client: client.handle, logger: client.context.logger)
             try client.closeConsumer()
         }
+        client.context.markClosed()
     }
 
     private func checkOpen() throws {

@@ -137,6 +137,7 @@ public final class KafkaProducer: Sendable {
         } catch {
             core.client.context.logger.error("producer closed with undelivered messages", metadata: ["error": "\(error)"])
         }
+        core.client.context.markClosed()
         core.stopPolling()
     }
 }

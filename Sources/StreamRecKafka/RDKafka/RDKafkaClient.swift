@@ -15,6 +15,9 @@ final class RDKafkaClientContext: Sendable {
     /// Set once `fatalErrorBox` holds an error: producers check it per message, and reading the box would
     /// copy (retain and release) the error every time.
     private let hasFatalError = Atomic<Bool>(false)
+    /// Set by the owner's `close()`: the client only waits to be released, and losing its brokers then
+    /// (a program stopping its embedded broker) is no news worth a warning.
+    private let isClosed = Atomic<Bool>(false)
 
     init(logger: Logger, rebalance: RDKafkaRebalanceRecorder? = nil) {
         self.logger = logger
@@ -43,10 +46,14 @@ final class RDKafkaClientContext: Sendable {
             logger.critical("librdkafka fatal error", metadata: ["error": "\(error)"])
             fatalErrorBox.withLock { if $0 == nil { $0 = error } }
             hasFatalError.store(true, ordering: .releasing)
+        } else if isClosed.load(ordering: .relaxed) {
+            logger.debug("librdkafka error after close", metadata: ["error": "\(error)"])
         } else {
             logger.warning("librdkafka error", metadata: ["error": "\(error)"])
         }
     }
+
+    func markClosed() { isClosed.store(true, ordering: .relaxed) }
 
     static func from(_ handle: OpaquePointer?) -> RDKafkaClientContext? {
         guard let handle, let opaque = rd_kafka_opaque(handle) else { return nil }
