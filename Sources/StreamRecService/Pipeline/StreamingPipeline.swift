@@ -112,14 +112,22 @@ struct PipelineRun {
         if consumerKafka.properties["fetch.wait.max.ms"] == nil {
             consumerKafka.properties["fetch.wait.max.ms"] = Self.defaultFetchWaitMilliseconds
         }
+        // A batch's recommendations are enqueued together, so each would wait the whole linger (librdkafka's
+        // 5 ms); batches still fill without it under load, while earlier requests are in flight.
+        var producerKafka = kafka
+        if producerKafka.properties["linger.ms"] == nil, producerKafka.properties["queue.buffering.max.ms"] == nil {
+            producerKafka.properties["linger.ms"] = Self.defaultLingerMilliseconds
+        }
         consumer = try KafkaConsumer(configuration: consumerKafka, groupID: configuration.kafka.group, logger: logger)
         producer = try KafkaProducer(
-            configuration: kafka, inFlightLimit: configuration.pipeline.maxInFlightMessages, logger: logger)
+            configuration: producerKafka, inFlightLimit: configuration.pipeline.maxInFlightMessages, logger: logger)
         try consumer.subscribe(topics: [configuration.kafka.inputTopic])
     }
 
     /// `fetch.wait.max.ms` unless `kafka.properties` sets it.
     static let defaultFetchWaitMilliseconds = "10"
+    /// The output producer's `linger.ms` unless `kafka.properties` sets it.
+    static let defaultLingerMilliseconds = "1"
 
     static func wallMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
