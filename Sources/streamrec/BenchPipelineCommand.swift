@@ -150,6 +150,8 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         // serve's own view (record timestamp → message handed to its producer) tells a slow serve from a
         // slow delivery or reader.
         let serveSide = try await Self.histogram(port: latencyPort, name: "streamrec_event_to_publish_latency_seconds")
+        // Checkpoints run beside the loop (encode, wait for output, write): their CPU competes with it.
+        let checkpointWrites = try await Self.histogram(port: latencyPort, name: "streamrec_checkpoint_write_duration_seconds")
         latencyService.stop()
         if let (p50, p99) = Self.percentiles(samples.map(\.milliseconds)) {
             log(String(format: "latency at %.0f events/s: p50 %.1f ms, p99 %.1f ms (%d recommendation messages; %.1f CPU s in serve)", latencyRate, p50, p99, samples.count, latencyCPUSeconds))
@@ -161,6 +163,10 @@ struct BenchPipelineCommand: AsyncParsableCommand {
             let shares = serveSide.filter { [0.01, 0.05, 0.1, 0.5, 1].contains($0.bound) }
                 .map { String(format: "%.1f %% ≤ %.0f ms", 100 * Double($0.count) / Double(total), $0.bound * 1000) }
             log("  serve's own event → publish (\(total)): " + shares.joined(separator: ", "))
+        }
+        if let written = checkpointWrites.last?.count {
+            let slowest = checkpointWrites.first { $0.count == written }?.bound ?? .infinity
+            log(String(format: "  checkpoints written meanwhile: %d, each within %.0f ms (encode + wait for output + write)", written, slowest * 1000))
         }
         // By the second the event was sent in, so a stall or a warm-up shows where it happened: the first
         // 5 s by the second, then by 5 s.
