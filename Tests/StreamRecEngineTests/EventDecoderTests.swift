@@ -77,6 +77,38 @@ import Testing
         #expect(field(of: long) == "user_id")
     }
 
+    /// The type is matched on its bytes when plain; escaped, unknown or oversized spellings take the slow path
+    /// and must give the same answers.
+    @Test func typeIsReadPlainOrEscapedWithTheSameResults() throws {
+        let rest = #","user_id":"u","item_id":"i","timestamp":1}"#
+        func event(type spelling: String) -> String { #"{"type":""# + spelling + "\"" + rest }
+        for type in EventType.allCases where type != .search {
+            #expect(try decode(event(type: type.rawValue)).type == type)
+        }
+        #expect(try decode(event(type: #"cl\u0069ck"#)).type == .click)
+        #expect(try decode(event(type: #"\u0076iew"#)).type == .view)
+        for (spelling, reason) in [
+            ("like", "unknown type 'like'"), ("Click", "unknown type 'Click'"), ("", "unknown type ''"),
+            (#"li\u006Be"#, "unknown type 'like'"), ("clické", "unknown type 'clické'"),
+            (String(repeating: "v", count: 40), "longer than 32 bytes"),
+        ] {
+            #expect(throws: EventDecodingError.self) { try decode(event(type: spelling)) }
+            do {
+                _ = try decode(event(type: spelling))
+            } catch {
+                #expect(error.field == "type")
+                #expect(error.reason.hasPrefix(reason), "\(error.reason)")
+            }
+        }
+        // Required fields are named after the type however it was spelled.
+        do {
+            _ = try decode(#"{"type":"cl\u0069ck","item_id":"i","timestamp":1}"#)
+            Issue.record("a click without a user decoded")
+        } catch {
+            #expect(error.reason == "missing (required for 'click' events)")
+        }
+    }
+
     @Test func malformedDocumentsAreErrorsWithoutAField() {
         for text in ["", "   ", "[]", "{", #"{"type""#, #"{"type":"click",}"#, #"{"type":"click"} x"#, "nul", "{'a':1}"] {
             #expect(field(of: text) == "<document>", "\(text)")
@@ -123,3 +155,36 @@ import Testing
     }
 }
 
+
+extension EventDecoderTests {
+    /// The string scanner skips eight bytes at a time only when none of them needs a look; checked against
+    /// the byte-by-byte definition with every byte value in every position.
+    @Test func wordSkipStopsForEveryByteThatNeedsALook() {
+        func needsALook(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80
+        }
+        var random = SplitMix64(seed: 3)
+        for _ in 0..<2_000 {
+            // A plain background, then one byte of every value in every position.
+            var bytes = (0..<8).map { _ in UInt8(0x20 + random.next() % 0x5F) }.map { $0 == 0x22 || $0 == 0x5C ? 0x41 : $0 }
+            #expect(!JSONScanner.needsALook(bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }))
+            let position = Int(random.next() % 8)
+            for value in UInt8.min...UInt8.max {
+                bytes[position] = value
+                let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                #expect(JSONScanner.needsALook(word) == needsALook(value), "byte \(value) at \(position)")
+            }
+        }
+        // Words with any number of such bytes (each byte one in eight times anything): the tests agree.
+        var needingALook = 0
+        for _ in 0..<20_000 {
+            let bytes = (0..<8).map { _ in
+                random.next() % 8 == 0 ? UInt8(truncatingIfNeeded: random.next()) : UInt8(ascii: "a")
+            }
+            let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            #expect(JSONScanner.needsALook(word) == bytes.contains(where: needsALook))
+            if bytes.contains(where: needsALook) { needingALook += 1 }
+        }
+        #expect(needingALook > 1_000 && needingALook < 19_000)
+    }
+}

@@ -1,3 +1,4 @@
+import StreamRecEngine
 import StreamRecKafka
 import Testing
 @testable import StreamRecService
@@ -92,5 +93,62 @@ import Testing
         let taken = pending.take(partitions: [KafkaTopicPartition(topic: "events", partition: 0)])
         #expect(taken.map(\.userID) == ["a", "c"])
         #expect(pending.ordered.map(\.userID) == ["b"])
+    }
+
+    /// Random records, takes and revocations against a plain list with the documented rules: the order,
+    /// entries and what is due stay identical, also across the queue's periodic compaction.
+    @Test func matchesAPlainListOverRandomOperations() {
+        struct Model {
+            var owed: [(userID: String, entry: PendingRefreshes.Entry, since: Int64)] = []
+            var forced = 0
+        }
+        var random = SplitMix64(seed: 11)
+        var pending = PendingRefreshes(maxDelay: .seconds(7), maxUsers: 40)
+        var model = Model()
+        var offset: Int64 = 0
+        for step in 0..<20_000 {
+            let second = Int64(step / 50)
+            let now = Self.start + .seconds(second)
+            switch random.next() % 10 {
+            case 0..<6:
+                let user = "u\(random.next() % 60)"
+                let entry = Self.entry(offset: offset, partition: Int32(random.next() % 3))
+                offset += 1
+                pending.record(userID: user, entry, now: now)
+                if let index = model.owed.firstIndex(where: { $0.userID == user }) {
+                    model.owed[index].entry = entry
+                } else {
+                    model.owed.append((user, entry, second))
+                }
+            case 6..<9:
+                let behind = random.next() % 2 == 0
+                let limit = 1 + Int(random.next() % 20)
+                var due = model.owed.count
+                if behind {
+                    if model.forced == 0, let oldest = model.owed.first, second - oldest.since >= 7 || model.owed.count >= 40 {
+                        model.forced = model.owed.count
+                    }
+                    due = model.forced
+                }
+                let taken = min(due, limit)
+                let expected = model.owed.prefix(taken)
+                let actual = pending.takeDue(behind: behind, now: now, limit: limit)
+                #expect(actual.map(\.userID) == expected.map(\.userID), "step \(step)")
+                #expect(actual.map(\.entry) == expected.map(\.entry), "step \(step)")
+                model.owed.removeFirst(taken)
+                model.forced = max(0, model.forced - taken)
+            default:
+                let revoked = KafkaTopicPartition(topic: "events", partition: Int32(random.next() % 3))
+                let expected = model.owed.filter { $0.entry.source.partition == revoked.partition }
+                #expect(pending.take(partitions: [revoked]).map(\.userID) == expected.map(\.userID), "step \(step)")
+                model.owed.removeAll { $0.entry.source.partition == revoked.partition }
+                model.forced = min(model.forced, model.owed.count)
+            }
+            #expect(pending.count == model.owed.count)
+            if step % 100 == 0 {
+                #expect(pending.ordered.map(\.userID) == model.owed.map(\.userID), "step \(step)")
+                #expect(pending.ordered.map(\.entry) == model.owed.map(\.entry), "step \(step)")
+            }
+        }
     }
 }

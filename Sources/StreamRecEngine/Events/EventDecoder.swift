@@ -17,15 +17,27 @@ public enum EventDecoder {
     /// - Throws: ``EventDecodingError`` naming the field and the problem.
     /// - Complexity: O(n) in the number of bytes.
     public static func decode(_ bytes: [UInt8]) throws(EventDecodingError) -> Event {
-        let result: Result<Event, EventDecodingError> = bytes.withUnsafeBytes { buffer in
-            do throws(EventDecodingError) { return .success(try decode(buffer)) } catch { return .failure(error) }
+        // Returned straight out of the closure: taking the event out of a `Result` copied it (a retain and
+        // release per string field).
+        do {
+            return try bytes.withUnsafeBytes { buffer throws -> Event in try decode(buffer) }
+        } catch {
+            // `withUnsafeBytes` rethrows untyped; `decode` throws nothing else.
+            throw error as! EventDecodingError
         }
-        return try result.get()
     }
 
     /// Decodes one event from raw bytes (for example a Kafka message payload, without copying it).
     /// - Throws: ``EventDecodingError`` naming the field and the problem.
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(EventDecodingError) -> Event {
+        var event = Event(type: .item, timestampMilliseconds: 0)
+        try decode(bytes, into: &event)
+        return event
+    }
+
+    /// Reads the fields straight into `event`: gathering them elsewhere and building the event at the end
+    /// copied every string once more.
+    static func decode(_ bytes: UnsafeRawBufferPointer, into event: inout Event) throws(EventDecodingError) {
         var scanner = JSONScanner(bytes: bytes)
         var fields = DecodedFields()
         try scanner.skipByteOrderMark()
@@ -47,7 +59,7 @@ public enum EventDecoder {
                 }
                 scanner.advance()
                 try scanner.skipWhitespace()
-                try fields.read(key, from: &scanner)
+                try fields.read(key, into: &event, from: &scanner)
                 try scanner.skipWhitespace()
                 guard let next = scanner.peek() else { throw scanner.error(nil, "unterminated object") }
                 scanner.advance()
@@ -59,7 +71,7 @@ public enum EventDecoder {
         }
         try scanner.skipWhitespace()
         guard scanner.isAtEnd else { throw scanner.error(nil, "unexpected data after the event object") }
-        return try fields.makeEvent(end: scanner.position)
+        try fields.validate(&event, end: scanner.position)
     }
 }
 
@@ -114,21 +126,17 @@ struct ScannedKey {
     var name: String
 }
 
-/// Field values gathered while scanning; validated as a whole at the end.
+/// What the scan saw besides the event's own fields; the event is validated as a whole at the end.
 struct DecodedFields {
     var seen: UInt16 = 0
-    var eventID: String?
+    /// The `type` value when it is not a known type (for the error), or when it had to be unescaped.
     var typeText: String?
-    var userID: String?
-    var sessionID: String?
-    var itemID: String?
-    var query: String?
-    var title: String?
-    var category: String?
-    var tags: [String] = []
+    var type: EventType?
     var timestamp: Int64?
 
-    mutating func read(_ key: ScannedKey, from scanner: inout JSONScanner) throws(EventDecodingError) {
+    mutating func read(_ key: ScannedKey, into event: inout Event, from scanner: inout JSONScanner)
+        throws(EventDecodingError)
+    {
         guard let known = key.known else {
             try scanner.skipValue(field: key.name)
             return
@@ -138,45 +146,76 @@ struct DecodedFields {
         seen |= known.bit
         let idLimit = EventDecoder.maximumIdentifierBytes
         switch known {
-        case .eventID: eventID = try scanner.readOptionalString(field: field, maxBytes: idLimit)
-        case .type: typeText = try scanner.readOptionalString(field: field, maxBytes: 32)
-        case .userID: userID = try scanner.readOptionalString(field: field, maxBytes: idLimit)
-        case .sessionID: sessionID = try scanner.readOptionalString(field: field, maxBytes: idLimit)
-        case .itemID: itemID = try scanner.readOptionalString(field: field, maxBytes: idLimit)
-        case .query: query = try scanner.readOptionalString(field: field, maxBytes: EventDecoder.maximumTextBytes)
-        case .title: title = try scanner.readOptionalString(field: field, maxBytes: EventDecoder.maximumTextBytes)
-        case .category: category = try scanner.readOptionalString(field: field, maxBytes: idLimit)
-        case .tags: tags = try scanner.readStringArray(field: field, maxBytes: idLimit, maxCount: EventDecoder.maximumTags)
+        case .eventID: event.eventID = try scanner.readOptionalString(field: field, maxBytes: idLimit)
+        case .type:
+            // Matched on its bytes: no String for the common case.
+            if let raw = scanner.readPlainASCIIString(maxBytes: Self.maximumTypeBytes) {
+                type = EventType(matching: raw)
+                if type == nil { typeText = String(decoding: raw, as: UTF8.self) }
+            } else {
+                typeText = try scanner.readOptionalString(field: field, maxBytes: Self.maximumTypeBytes)
+                type = typeText.flatMap(EventType.init(rawValue:))
+            }
+        case .userID: event.userID = try scanner.readOptionalString(field: field, maxBytes: idLimit)
+        case .sessionID: event.sessionID = try scanner.readOptionalString(field: field, maxBytes: idLimit)
+        case .itemID: event.itemID = try scanner.readOptionalString(field: field, maxBytes: idLimit)
+        case .query: event.query = try scanner.readOptionalString(field: field, maxBytes: EventDecoder.maximumTextBytes)
+        case .title: event.title = try scanner.readOptionalString(field: field, maxBytes: EventDecoder.maximumTextBytes)
+        case .category: event.category = try scanner.readOptionalString(field: field, maxBytes: idLimit)
+        case .tags:
+            event.tags = try scanner.readStringArray(field: field, maxBytes: idLimit, maxCount: EventDecoder.maximumTags)
         case .timestamp: timestamp = try scanner.readTimestamp(field: field)
         }
     }
 
-    func makeEvent(end: Int) throws(EventDecodingError) -> Event {
+    static let maximumTypeBytes = 32
+
+    /// Sets the type and time and checks the fields the type requires.
+    func validate(_ event: inout Event, end: Int) throws(EventDecodingError) {
         func failure(_ key: EventKey, _ reason: String) -> EventDecodingError {
             EventDecodingError(field: key.rawValue, reason: reason, offset: end)
         }
-        guard let typeText else { throw failure(.type, "missing") }
-        guard let type = EventType(rawValue: typeText) else {
+        guard let type else {
+            guard let typeText else { throw failure(.type, "missing") }
             let expected = EventType.allCases.map(\.rawValue).joined(separator: ", ")
             throw failure(.type, "unknown type '\(typeText)'; expected one of \(expected)")
         }
         guard let timestamp else { throw failure(.timestamp, "missing") }
+        event.type = type
+        event.timestampMilliseconds = timestamp
         // Checked one by one: an array of (key, value) pairs here would allocate for every event.
-        if eventID?.isEmpty == true { throw failure(.eventID, "must not be empty") }
-        if userID?.isEmpty == true { throw failure(.userID, "must not be empty") }
-        if sessionID?.isEmpty == true { throw failure(.sessionID, "must not be empty") }
-        if itemID?.isEmpty == true { throw failure(.itemID, "must not be empty") }
-        if type != .item && userID == nil { throw failure(.userID, "missing (required for '\(typeText)' events)") }
-        if type == .search {
-            guard let query, query.contains(where: { !$0.isWhitespace }) else {
-                throw failure(.query, query == nil ? "missing (required for 'search' events)" : "must not be blank")
-            }
-        } else if itemID == nil {
-            throw failure(.itemID, "missing (required for '\(typeText)' events)")
+        if event.eventID?.isEmpty == true { throw failure(.eventID, "must not be empty") }
+        if event.userID?.isEmpty == true { throw failure(.userID, "must not be empty") }
+        if event.sessionID?.isEmpty == true { throw failure(.sessionID, "must not be empty") }
+        if event.itemID?.isEmpty == true { throw failure(.itemID, "must not be empty") }
+        if type != .item && event.userID == nil {
+            throw failure(.userID, "missing (required for '\(type.rawValue)' events)")
         }
-        return Event(
-            eventID: eventID, type: type, userID: userID, sessionID: sessionID, itemID: itemID, query: query,
-            title: title, category: category, tags: tags, timestampMilliseconds: timestamp)
+        if type == .search {
+            guard let query = event.query, query.contains(where: { !$0.isWhitespace }) else {
+                throw failure(.query, event.query == nil ? "missing (required for 'search' events)" : "must not be blank")
+            }
+        } else if event.itemID == nil {
+            throw failure(.itemID, "missing (required for '\(type.rawValue)' events)")
+        }
+    }
+}
+
+extension EventType {
+    /// The type spelled by these bytes, matched without building a String.
+    init?(matching raw: UnsafeRawBufferPointer) {
+        func equals(_ name: StaticString) -> Bool {
+            name.utf8CodeUnitCount == raw.count && name.withUTF8Buffer { $0.elementsEqual(raw) }
+        }
+        switch raw.first {
+        case UInt8(ascii: "v") where equals("view"): self = .view
+        case UInt8(ascii: "c") where equals("click"): self = .click
+        case UInt8(ascii: "c") where equals("cart"): self = .cart
+        case UInt8(ascii: "s") where equals("search"): self = .search
+        case UInt8(ascii: "p") where equals("purchase"): self = .purchase
+        case UInt8(ascii: "i") where equals("item"): self = .item
+        default: return nil
+        }
     }
 }
 
@@ -229,6 +268,24 @@ struct JSONScanner {
         return ScannedKey(known: EventKey(rawValue: name), name: name)
     }
 
+    /// The bytes of a string value that is printable ASCII without escapes and at most `maxBytes` long,
+    /// consumed; nil, with nothing consumed, for any other value.
+    mutating func readPlainASCIIString(maxBytes: Int) -> UnsafeRawBufferPointer? {
+        guard peek() == UInt8(ascii: "\"") else { return nil }
+        let start = position + 1
+        var end = start
+        while end < bytes.count, end - start <= maxBytes {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") {
+                position = end + 1
+                return UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+            }
+            guard byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\\") else { return nil }
+            end += 1
+        }
+        return nil
+    }
+
     /// A string, or nil for JSON `null`.
     mutating func readOptionalString(field: String, maxBytes: Int) throws(EventDecodingError) -> String? {
         if try readNull(field: field) { return nil }
@@ -258,6 +315,14 @@ struct JSONScanner {
         let start = position
         var hasEscapes = false
         var isASCII = true
+        // Eight bytes at a time while none needs a look (most ids and texts are plain ASCII), never past
+        // where the byte loop would stop for length, so errors and their offsets stay the same.
+        let lengthLimit = max(maxBytes + 12, 2 * maxBytes)
+        while position + 8 <= bytes.count, position + 8 - start <= lengthLimit,
+            !Self.needsALook(bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+        {
+            position += 8
+        }
         while true {
             guard position < bytes.count else { throw error(field, "unterminated string") }
             let byte = bytes[position]
@@ -269,9 +334,7 @@ struct JSONScanner {
                 position += 1
             }
             position += 1
-            if position - start > maxBytes + 12 && position - start > 2 * maxBytes {
-                throw error(field, "longer than \(maxBytes) bytes")
-            }
+            if position - start > lengthLimit { throw error(field, "longer than \(maxBytes) bytes") }
         }
         let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<position])
         position += 1
@@ -291,6 +354,19 @@ struct JSONScanner {
             decoded = valid
         }
         return decoded
+    }
+
+    /// Whether any of these eight bytes ends a plain run: a quote, a backslash, a control character
+    /// (below 0x20) or a non-ASCII byte. Exact: never false when one is there.
+    static func needsALook(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZeroByte(_ value: UInt64) -> Bool { (value &- ones) & ~value & highs != 0 }
+        let quote = hasZeroByte(word ^ (ones &* UInt64(UInt8(ascii: "\""))))
+        let backslash = hasZeroByte(word ^ (ones &* UInt64(UInt8(ascii: "\\"))))
+        // A byte below 0x20 borrows into its high bit; a byte at or above 0x80 has it already.
+        let controlOrHigh = (word &- ones &* 0x20) & ~word & highs != 0 || word & highs != 0
+        return quote || backslash || controlOrHigh
     }
 
     private func unescape(_ raw: UnsafeRawBufferPointer, field: String?) throws(EventDecodingError) -> [UInt8] {

@@ -2,7 +2,7 @@ import StreamRecEngine
 import Synchronization
 
 /// The state the pipeline mutates and the HTTP server reads: the engine behind a lock (the pipeline holds
-/// it once per batch, a request for one recommendation) and the readiness flag.
+/// it once per event, a request for one recommendation) and the readiness flag.
 public final class LiveState: Sendable {
     private let engine: Mutex<RecommendationEngine>
     private let ready = Atomic<Bool>(false)
