@@ -82,7 +82,7 @@ extension RecommendationEngine {
                                 scores: &scratch.coOccurrenceScores, into: &scratch.candidates)
             }
             if blend.query > 0 { addQueryClicks(state, scores: &scratch.queryScores, into: &scratch.candidates) }
-            if blend.semantic > 0 { addSemantic(state, into: &scratch.candidates) }
+            if blend.semantic > 0 { addSemantic(state, offered: &scratch.semanticOffered, into: &scratch.candidates) }
         }
         if blend.popular > 0 { addPopular(trendingRanked.prefix(max(k * 2, 50)), into: &scratch.candidates) }
         let candidates = scratch.candidates
@@ -117,10 +117,13 @@ extension RecommendationEngine {
         }
         var best: [(item: Int32, score: Double)] = []
         best.reserveCapacity(min(limit, candidates.items.count) + 1)
+        var weightLanes = SIMD8<Double>()
+        for source in Source.allCases { weightLanes[source.rawValue] = weights[source.rawValue] }
         for (position, item) in candidates.items.enumerated() {
-            let candidate = candidates.values[position]
+            // The same products added in source order as one source at a time, so the same score.
+            let products = weightLanes * candidates.values[position].scores
             var score = 0.0
-            for source in Source.allCases { score += weights[source.rawValue] * candidate.scores[source.rawValue] }
+            for lane in 0..<Source.allCases.count { score += products[lane] }
             guard score > 0 else { continue }
             let entry = (item: item, score: score)
             if best.count == limit, !precedes(entry, best[best.count - 1]) { continue }
@@ -347,19 +350,24 @@ extension RecommendationEngine {
     }
 
     /// The nearest items to the user's interest vector, through the IVF index.
-    private func addSemantic(_ state: UserState, into candidates: inout CandidateSet) {
+    /// - Parameter offered: emptied here; the items that passed the checks below so far.
+    private func addSemantic(_ state: UserState, offered: inout SlotBits, into candidates: inout CandidateSet) {
         var interest = state.interest
         VectorMath.normalize(&interest)
         guard VectorMath.norm(interest) > 0 else { return }
         var best = TopScores<Int32>(capacity: configuration.semantic.candidates)
+        offered.removeAll()
         semanticIndex.search(
             interest, probes: configuration.semantic.probes, scanLimit: configuration.semantic.maxScannedItems,
             pendingVector: { items[Int($0)].vector }
         ) { item, similarity in
-            // Dead slots are skipped; an item listed twice (a reused slot) offers its score twice, kept once.
+            // Dead slots are skipped; an item listed twice (a reused slot) offers its score twice, kept once
+            // (only an item offered before can be in the list: the common case skips scanning it).
             guard best.entries.count < best.capacity || similarity >= best.entries.last!.score,
-                itemTable.isLive(item), !best.entries.contains(where: { $0.key == item })
+                itemTable.isLive(item),
+                !offered.contains(item) || !best.entries.contains(where: { $0.key == item })
             else { return }
+            offered.insert(item)
             best.offer(item, similarity)
         }
         merge(best.entries.map { ($0.key, $0.score) }, source: .semantic, into: &candidates)
@@ -369,9 +377,17 @@ extension RecommendationEngine {
         merge(ranked.map { ($0, Double(items[Int($0)].popularity)) }, source: .popular, into: &candidates)
     }
 
-    /// The trending list, most popular first (ties by id).
+    /// The trending list, most popular first (ties by id, the order the trending list is maintained in), each
+    /// popularity read once instead of twice per comparison from scattered item states.
     func rankedTrending() -> [Int32] {
-        trending.filter { itemTable.isLive($0) }.sorted { isLessPopular($1, than: $0) }
+        let names = itemTable.names
+        var ranked: [(item: Int32, popularity: Float)] = []
+        ranked.reserveCapacity(trending.count)
+        for item in trending where itemTable.isLive(item) { ranked.append((item, items[Int(item)].popularity)) }
+        ranked.sort {
+            $0.popularity != $1.popularity ? $0.popularity > $1.popularity : names[Int($0.item)] < names[Int($1.item)]
+        }
+        return ranked.map(\.item)
     }
 
     /// Adds one source's raw scores, normalised by the source's maximum.

@@ -153,6 +153,29 @@ struct CandidateSet {
     }
 }
 
+/// A set of non-negative slots as one bit each, grown on demand and emptied by clearing only the words it set.
+struct SlotBits {
+    private var words: [UInt64] = []
+    private var setWords: [Int32] = []
+
+    func contains(_ slot: Int32) -> Bool {
+        let word = Int(slot) >> 6
+        return word < words.count && words[word] & (1 << UInt64(slot & 63)) != 0
+    }
+
+    mutating func insert(_ slot: Int32) {
+        let word = Int(slot) >> 6
+        if word >= words.count { words.append(contentsOf: repeatElement(0, count: word + 1 - words.count)) }
+        if words[word] == 0 { setWords.append(Int32(word)) }
+        words[word] |= 1 << UInt64(slot & 63)
+    }
+
+    mutating func removeAll() {
+        for word in setWords { words[Int(word)] = 0 }
+        setWords.removeAll(keepingCapacity: true)
+    }
+}
+
 /// The buffers of a recommend call, reused by the next call of a batch (`recommend(userIDs:k:filters:)`): emptied,
 /// not reallocated, so a call allocates little beyond its result. Owned by the call; never shared.
 struct RecommendScratch {
@@ -173,6 +196,7 @@ struct RecommendScratch {
     var neighbourScores = SlotScores(expectedCount: 1024)
     var coOccurrenceScores = SlotScores(expectedCount: 1024)
     var queryScores = SlotScores(expectedCount: 256)
+    var semanticOffered = SlotBits()
 
     init(configuration: EngineConfiguration) {
         let steps = max(configuration.capacity.historyPerUser, configuration.capacity.itemsPerSession)
