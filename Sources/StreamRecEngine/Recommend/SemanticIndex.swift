@@ -135,6 +135,13 @@ struct SemanticIndex: Sendable, Equatable {
         offer: (Int32, Double) -> Void
     ) {
         var next = 0
+        while next + 3 < pending.count {
+            let similarities = VectorMath.cosines(
+                unit: query, pendingVector(pending[next]), pendingVector(pending[next + 1]),
+                pendingVector(pending[next + 2]), pendingVector(pending[next + 3]))
+            for lane in 0..<4 where similarities[lane] > 0 { offer(pending[next + lane], Double(similarities[lane])) }
+            next += 4
+        }
         while next + 1 < pending.count {
             let (first, second) = VectorMath.cosines(
                 unit: query, pendingVector(pending[next]), pendingVector(pending[next + 1]))
@@ -203,19 +210,6 @@ struct SemanticIndex: Sendable, Equatable {
                     fromByteOffset: (row * dimensions + dimension) * MemoryLayout<Float>.stride, as: SIMD4<Float>.self)
                     * weights
             }
-            /// Lane j of the result's element i is product i of row j: a 4 × 4 transpose.
-            @inline(__always) func transposed(_ a: SIMD4<Float>, _ b: SIMD4<Float>, _ c: SIMD4<Float>, _ d: SIMD4<Float>)
-                -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>)
-            {
-                let abLow = SIMD4(a[0], b[0], a[1], b[1])
-                let cdLow = SIMD4(c[0], d[0], c[1], d[1])
-                let abHigh = SIMD4(a[2], b[2], a[3], b[3])
-                let cdHigh = SIMD4(c[2], d[2], c[3], d[3])
-                return (SIMD4(lowHalf: abLow.lowHalf, highHalf: cdLow.lowHalf),
-                        SIMD4(lowHalf: abLow.highHalf, highHalf: cdLow.highHalf),
-                        SIMD4(lowHalf: abHigh.lowHalf, highHalf: cdHigh.lowHalf),
-                        SIMD4(lowHalf: abHigh.highHalf, highHalf: cdHigh.highHalf))
-            }
             while row + 8 <= count {
                 // Lane j of `low` is row + j, of `high` row + 4 + j; lanes never mix.
                 var low = SIMD4<Float>()
@@ -223,10 +217,10 @@ struct SemanticIndex: Sendable, Equatable {
                 for dimension in stride(from: 0, to: dimensions, by: 4) {
                     let weights = queryBytes.loadUnaligned(
                         fromByteOffset: dimension * MemoryLayout<Float>.stride, as: SIMD4<Float>.self)
-                    let (l0, l1, l2, l3) = transposed(
+                    let (l0, l1, l2, l3) = VectorMath.transposed(
                         products(row, dimension, weights), products(row + 1, dimension, weights),
                         products(row + 2, dimension, weights), products(row + 3, dimension, weights))
-                    let (h0, h1, h2, h3) = transposed(
+                    let (h0, h1, h2, h3) = VectorMath.transposed(
                         products(row + 4, dimension, weights), products(row + 5, dimension, weights),
                         products(row + 6, dimension, weights), products(row + 7, dimension, weights))
                     low += l0
