@@ -82,12 +82,15 @@ struct EngineBenchCommand: ParsableCommand {
         var cpuLatencies: [Double] = []
         latencies.reserveCapacity(recommendations)
         var returned = 0
+        // Every list returned below, folded in order: equal digests = the same ids, scores and reasons.
+        var digest = RecommendationDigest()
         for user in generator.recentUsers(recommendations) {
-            var count = 0
+            var list: [Recommendation] = []
             cpuLatencies.append(ThreadCPUClock.measure {
-                latencies.append(clock.measure { count = engine.recommend(userID: user, k: 20).count }.seconds)
+                latencies.append(clock.measure { list = engine.recommend(userID: user, k: 20) }.seconds)
             })
-            returned += count
+            returned += list.count
+            digest.add(list)
         }
         let meanCPU = cpuLatencies.reduce(0, +) / Double(cpuLatencies.count)
         // The same number of users again, through `recommend(userIDs:k:filters:)` in slices like `serve` does.
@@ -96,10 +99,12 @@ struct EngineBenchCommand: ParsableCommand {
         var batchItems = 0
         for start in stride(from: 0, to: batchUsers.count, by: recommendBatch) {
             let slice = batchUsers[start..<min(start + recommendBatch, batchUsers.count)]
+            var lists: [[Recommendation]] = []
             batchCPUSeconds += ThreadCPUClock.measure {
-                batchItems += engine.recommend(userIDs: slice, k: 20, filters: RecommendationFilters())
-                    .reduce(0) { $0 + $1.count }
+                lists = engine.recommend(userIDs: slice, k: 20, filters: RecommendationFilters())
             }
+            batchItems += lists.reduce(0) { $0 + $1.count }
+            lists.forEach { digest.add($0) }
         }
         latencies.sort()
         cpuLatencies.sort()
@@ -109,6 +114,8 @@ struct EngineBenchCommand: ParsableCommand {
         print(String(format: "recommend   top-20 CPU mean %.1f µs per call; batched in slices of %d users: %.1f µs CPU per user (%.1f items/list)",
                      meanCPU * 1e6, recommendBatch, batchCPUSeconds / Double(batchUsers.count) * 1e6,
                      Double(batchItems) / Double(batchUsers.count)))
+        print(String(format: "recommend   digest %016llx of all %d lists (ids, score bits, reasons)", digest.value,
+                     latencies.count + batchUsers.count))
         let memory = engine.estimatedMemory()
         let rss = ResidentMemory.bytes() - baseline
         let total = Double(applied + metadata.count)
@@ -124,6 +131,31 @@ struct EngineBenchCommand: ParsableCommand {
                      Double(memory.itemBytes + memory.indexBytes) / Double(engine.itemCount), Double(memory.queryBytes) / 1e6))
         print(String(format: "memory      RSS growth %.0f MB = %.0f B per (user + item / 10) — from /proc/self/statm",
                      Double(rss) / 1e6, Double(rss) / Double(engine.userCount + engine.itemCount / 10)))
+    }
+}
+
+/// FNV-1a over recommendation lists: a change of any id, score bit or reason changes it (compares builds).
+struct RecommendationDigest {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    private mutating func add(bytes: some Sequence<UInt8>) {
+        for byte in bytes { value = (value ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    }
+
+    private mutating func add(_ text: String?) { add(bytes: Array((text ?? "\u{0}").utf8) + [0xff]) }
+
+    mutating func add(_ list: [Recommendation]) {
+        for recommendation in list {
+            add(recommendation.itemID)
+            withUnsafeBytes(of: recommendation.score.bitPattern.littleEndian) { add(bytes: $0) }
+            for reason in recommendation.reasons {
+                add(reason.kind)
+                add(reason.itemID)
+                add(reason.query)
+            }
+            add(bytes: [0xfe])
+        }
+        add(bytes: [0xfd])
     }
 }
 

@@ -74,4 +74,46 @@ import Testing
             #expect(index.count == 0)
         }
     }
+
+    /// The four-at-a-time cosines (pending IVF items) equal the one-at-a-time cosine bit for bit, for the
+    /// engine's 32 dimensions, lengths that are not a multiple of 4, zero vectors and mismatched lengths.
+    @Test func fourCosinesAtOnceEqualOneAtATime() {
+        var random = SplitMix64(seed: 11)
+        func vector(_ count: Int) -> [Float] { (0..<count).map { _ in Float(random.nextUnit() * 2 - 1) } }
+        for dimensions in [32, 7, 4, 1] {
+            for round in 0..<100 {
+                var unit = vector(dimensions)
+                VectorMath.normalize(&unit)
+                var others = (0..<4).map { _ in vector(dimensions) }
+                if round % 10 == 0 { others[1] = [Float](repeating: 0, count: dimensions) }
+                if round % 10 == 1 { others[2] = [] }
+                let together = VectorMath.cosines(unit: unit, others[0], others[1], others[2], others[3])
+                for lane in 0..<4 {
+                    #expect(together[lane].bitPattern == VectorMath.cosine(unit: unit, others[lane]).bitPattern)
+                }
+            }
+        }
+    }
+
+    /// Live-slot bits answer exactly as the names do, through touches, evictions and a restore.
+    @Test func liveBitsFollowTheNames() {
+        var table = SlotTable()
+        var random = SplitMix64(seed: 13)
+        func expectLivenessMatchesNames(_ table: SlotTable) {
+            for slot in -1...table.slotCount {
+                let named = slot >= 0 && slot < table.slotCount && !table.names[slot].isEmpty
+                #expect(table.isLive(Int32(slot)) == named)
+            }
+        }
+        for step in 0..<5_000 {
+            _ = table.touch("i\(random.next(below: 400))", capacity: 150)
+            if step % 7 == 0, let oldest = table.leastRecentlyUsed { table.remove(oldest) }
+            if step % 500 == 0 { expectLivenessMatchesNames(table) }
+        }
+        expectLivenessMatchesNames(table)
+        let restored = SlotTable.restore(
+            names: table.names, freeSlots: table.freeSlots, recencyOrder: table.slotsInRecencyOrder)
+        #expect(restored != nil)
+        if let restored { expectLivenessMatchesNames(restored) }
+    }
 }

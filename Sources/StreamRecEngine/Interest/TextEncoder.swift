@@ -180,6 +180,74 @@ enum VectorMath {
         }
     }
 
+    /// ``cosine(unit:_:)`` of four vectors at once: lane j holds vector j's sums, each adding its products in
+    /// index order (identical results). Four contiguous values of each vector are transposed into lanes instead
+    /// of gathered one at a time.
+    static func cosines(unit: [Float], _ a: [Float], _ b: [Float], _ c: [Float], _ d: [Float]) -> SIMD4<Float> {
+        let count = a.count
+        guard b.count == count, c.count == count, d.count == count, unit.count == count else {
+            let (first, second) = cosines(unit: unit, a, b)
+            let (third, fourth) = cosines(unit: unit, c, d)
+            return SIMD4(first, second, third, fourth)
+        }
+        var dots = SIMD4<Float>()
+        var squares = SIMD4<Float>()
+        unit.withUnsafeBufferPointer { u in
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    c.withUnsafeBufferPointer { c in
+                        d.withUnsafeBufferPointer { d in
+                            @inline(__always) func values(_ vector: UnsafeBufferPointer<Float>, _ index: Int) -> SIMD4<Float> {
+                                UnsafeRawPointer(vector.baseAddress!).loadUnaligned(
+                                    fromByteOffset: index * MemoryLayout<Float>.stride, as: SIMD4<Float>.self)
+                            }
+                            var index = 0
+                            while index + 4 <= count {
+                                let weights = values(u, index)
+                                // Element i of the four vectors, for i = index, index + 1, …, in order.
+                                let (v0, v1, v2, v3) = transposed(
+                                    values(a, index), values(b, index), values(c, index), values(d, index))
+                                dots += v0 * SIMD4(repeating: weights[0])
+                                squares += v0 * v0
+                                dots += v1 * SIMD4(repeating: weights[1])
+                                squares += v1 * v1
+                                dots += v2 * SIMD4(repeating: weights[2])
+                                squares += v2 * v2
+                                dots += v3 * SIMD4(repeating: weights[3])
+                                squares += v3 * v3
+                                index += 4
+                            }
+                            while index < count {
+                                let vector = SIMD4(a[index], b[index], c[index], d[index])
+                                dots += vector * SIMD4(repeating: u[index])
+                                squares += vector * vector
+                                index += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var result = SIMD4<Float>()
+        for lane in 0..<4 { result[lane] = squares[lane] > 0 ? dots[lane] / squares[lane].squareRoot() : 0 }
+        return result
+    }
+
+    /// A 4 × 4 transpose in registers: lane j of result i is lane i of argument j.
+    @inline(__always)
+    static func transposed(_ a: SIMD4<Float>, _ b: SIMD4<Float>, _ c: SIMD4<Float>, _ d: SIMD4<Float>)
+        -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>)
+    {
+        let abLow = SIMD4(a[0], b[0], a[1], b[1])
+        let cdLow = SIMD4(c[0], d[0], c[1], d[1])
+        let abHigh = SIMD4(a[2], b[2], a[3], b[3])
+        let cdHigh = SIMD4(c[2], d[2], c[3], d[3])
+        return (SIMD4(lowHalf: abLow.lowHalf, highHalf: cdLow.lowHalf),
+                SIMD4(lowHalf: abLow.highHalf, highHalf: cdLow.highHalf),
+                SIMD4(lowHalf: abHigh.lowHalf, highHalf: cdHigh.lowHalf),
+                SIMD4(lowHalf: abHigh.highHalf, highHalf: cdHigh.highHalf))
+    }
+
     static func cosine(_ a: [Float], _ b: [Float]) -> Float {
         let denominator = norm(a) * norm(b)
         return denominator > 0 ? dot(a, b) / denominator : 0

@@ -25,8 +25,8 @@ extension RecommendationEngine {
         }
         func string(_ value: String) -> Int { value.utf8.count > 15 ? arrayHeader + value.utf8.count : 0 }
         func table(_ table: SlotTable) -> Int {
-            // Names, LRU links, free slots, the hash index.
-            array(table.names) + array(table.links) + array(table.freeSlots)
+            // Names, liveness bits, LRU links, free slots, the hash index.
+            array(table.names) + array(table.liveBits) + array(table.links) + array(table.freeSlots)
                 + array(table.buckets) + table.names.reduce(0) { $0 + string($1) }
         }
         let userBytes = table(userTable) + array(users)

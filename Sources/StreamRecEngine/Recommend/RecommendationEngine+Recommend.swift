@@ -10,8 +10,14 @@ enum Source: Int, CaseIterable {
 struct Candidate {
     /// One lane per `Source` (inline storage: no allocation per candidate).
     var scores = SIMD8<Double>()
+    /// Bit `Source.rawValue` set once that source scored the candidate.
+    var sources: UInt8 = 0
+    /// The strongest seed item (contribution, then the seed) among the co-occurrence contributions.
+    var coOccurrenceContribution = 0.0
     var coOccurrenceSeed: Int32 = -1
     var coOccurrenceSeedType = EventType.click
+    /// The strongest query among the query-click contributions.
+    var queryContribution = 0.0
     var querySeed: Int32 = -1
 }
 
@@ -75,14 +81,13 @@ extension RecommendationEngine {
                     state, session: serial, positionDecay: scratch.sessionPositionDecay,
                     neighbourPositionDecay: scratch.neighbourPositionDecay, idfDivisors: &scratch.idfDivisors,
                     positionWeight: &scratch.sessionItems, shared: &scratch.sharedSessions,
-                    headers: &scratch.sharedHeaders, scores: &scratch.neighbourScores, into: &scratch.candidates)
+                    headers: &scratch.sharedHeaders, into: &scratch.candidates)
             }
             if blend.itemCF > 0 {
-                addCoOccurrence(state, session: serial, decay: scratch.recentDecay,
-                                scores: &scratch.coOccurrenceScores, into: &scratch.candidates)
+                addCoOccurrence(state, session: serial, decay: scratch.recentDecay, into: &scratch.candidates)
             }
-            if blend.query > 0 { addQueryClicks(state, scores: &scratch.queryScores, into: &scratch.candidates) }
-            if blend.semantic > 0 { addSemantic(state, into: &scratch.candidates) }
+            if blend.query > 0 { addQueryClicks(state, into: &scratch.candidates) }
+            if blend.semantic > 0 { addSemantic(state, offered: &scratch.semanticOffered, into: &scratch.candidates) }
         }
         if blend.popular > 0 { addPopular(trendingRanked.prefix(max(k * 2, 50)), into: &scratch.candidates) }
         let candidates = scratch.candidates
@@ -117,10 +122,13 @@ extension RecommendationEngine {
         }
         var best: [(item: Int32, score: Double)] = []
         best.reserveCapacity(min(limit, candidates.items.count) + 1)
+        var weightLanes = SIMD8<Double>()
+        for source in Source.allCases { weightLanes[source.rawValue] = weights[source.rawValue] }
         for (position, item) in candidates.items.enumerated() {
-            let candidate = candidates.values[position]
+            // The same products added in source order as one source at a time, so the same score.
+            let products = weightLanes * candidates.values[position].scores
             var score = 0.0
-            for source in Source.allCases { score += weights[source.rawValue] * candidate.scores[source.rawValue] }
+            for lane in 0..<Source.allCases.count { score += products[lane] }
             guard score > 0 else { continue }
             let entry = (item: item, score: score)
             if best.count == limit, !precedes(entry, best[best.count - 1]) { continue }
@@ -177,7 +185,7 @@ extension RecommendationEngine {
     private func addSessionNeighbours(
         _ state: UserState, session: UInt32?, positionDecay: DecayTable, neighbourPositionDecay: DecayTable,
         idfDivisors: inout [Double], positionWeight: inout SlotScores, shared: inout SlotScores,
-        headers: inout [SessionStore.Header], scores: inout SlotScores, into candidates: inout CandidateSet
+        headers: inout [SessionStore.Header], into candidates: inout CandidateSet
     ) {
         guard let session else { return }
         let settings = configuration.sessionNeighbours
@@ -237,7 +245,6 @@ extension RecommendationEngine {
             best.offer(-Int64(serial), overlap / size.squareRoot() * recency)
         }
 
-        scores.removeAll()
         for entry in best.entries {
             let similarity = entry.score
             let neighbourItems = sessions.items(of: UInt32(-entry.key))
@@ -252,18 +259,17 @@ extension RecommendationEngine {
             }
             for (position, item) in neighbourItems.enumerated() where itemTable.isLive(item) {
                 let closeness = neighbourPositionDecay[abs(position - anchor)]
-                scores.add(item, similarity * closeness)
+                candidates.add(item, similarity * closeness, from: .sessionNeighbours)
             }
         }
-        merge(scores, source: .sessionNeighbours, into: &candidates)
+        candidates.normalise(.sessionNeighbours)
     }
 
     /// Item-based CF: neighbours of the user's most recent distinct items by cosine on decayed co-occurrence
     /// counts (c(i,j) / √(n(i)·n(j)), which discounts popular items), weighted by the seed's recency.
     /// - Parameter decay: exp(-steps / recentPositionDecay) by step.
     private func addCoOccurrence(
-        _ state: UserState, session: UInt32?, decay: DecayTable, scores: inout SlotScores,
-        into candidates: inout CandidateSet
+        _ state: UserState, session: UInt32?, decay: DecayTable, into candidates: inout CandidateSet
     ) {
         let settings = configuration.coOccurrence
         var seeds: [Interaction] = []
@@ -271,9 +277,6 @@ extension RecommendationEngine {
             if seeds.count >= settings.seedItems { break }
             if !seeds.contains(where: { $0.item == interaction.item }) { seeds.append(interaction) }
         }
-        scores.removeAll()
-        // The strongest seed of each item, by the item's position in `scores`.
-        var bestSeed: [(seed: Interaction, contribution: Double)] = []
         var similar: [(item: Int32, similarity: Double)] = []
         var occurrences: [Float] = []
         for (step, seed) in seeds.enumerated() {
@@ -302,28 +305,21 @@ extension RecommendationEngine {
             }
             for neighbour in similar.prefix(settings.neighboursPerItem) {
                 let contribution = seedWeight * neighbour.similarity
-                let position = scores.add(neighbour.item, contribution)
-                if position == bestSeed.count {
-                    bestSeed.append((seed, contribution))
-                } else if contribution > bestSeed[position].contribution {
-                    bestSeed[position] = (seed, contribution)
+                let (position, isFirst) = candidates.add(neighbour.item, contribution, from: .itemCF)
+                // The item's strongest seed (the first one on ties).
+                if isFirst || contribution > candidates.values[position].coOccurrenceContribution {
+                    candidates.values[position].coOccurrenceContribution = contribution
+                    candidates.values[position].coOccurrenceSeed = seed.item
+                    candidates.values[position].coOccurrenceSeedType = seed.type
                 }
             }
         }
-        merge(scores, source: .itemCF, into: &candidates)
-        for (position, item) in scores.keys.enumerated() {
-            guard let candidate = candidates.position(of: item) else { continue }
-            candidates.values[candidate].coOccurrenceSeed = bestSeed[position].seed.item
-            candidates.values[candidate].coOccurrenceSeedType = bestSeed[position].seed.type
-        }
+        candidates.normalise(.itemCF)
     }
 
     /// Search → click: P(click j | query q) from the query's counters, weighted by how recent the search is.
-    private func addQueryClicks(_ state: UserState, scores: inout SlotScores, into candidates: inout CandidateSet) {
+    private func addQueryClicks(_ state: UserState, into candidates: inout CandidateSet) {
         let halfLife = configuration.decay.interestHalfLifeSeconds * 1000
-        scores.removeAll()
-        // The strongest query of each item, by the item's position in `scores`.
-        var bestQuery: [(query: Int32, contribution: Double)] = []
         for recent in state.queries.reversed() where queryTable.isLive(recent.query) {
             let query = queries[Int(recent.query)]
             guard query.total > 0 else { continue }
@@ -331,35 +327,36 @@ extension RecommendationEngine {
             let queryWeight = exp2(-age / halfLife)
             for entry in query.clicks.entries where itemTable.isLive(entry.key) {
                 let contribution = queryWeight * Double(entry.weight) / Double(query.total)
-                let position = scores.add(entry.key, contribution)
-                if position == bestQuery.count {
-                    bestQuery.append((recent.query, contribution))
-                } else if contribution > bestQuery[position].contribution {
-                    bestQuery[position] = (recent.query, contribution)
+                let (position, isFirst) = candidates.add(entry.key, contribution, from: .query)
+                // The item's strongest query (the first one on ties).
+                if isFirst || contribution > candidates.values[position].queryContribution {
+                    candidates.values[position].queryContribution = contribution
+                    candidates.values[position].querySeed = recent.query
                 }
             }
         }
-        merge(scores, source: .query, into: &candidates)
-        for (position, item) in scores.keys.enumerated() {
-            guard let candidate = candidates.position(of: item) else { continue }
-            candidates.values[candidate].querySeed = bestQuery[position].query
-        }
+        candidates.normalise(.query)
     }
 
     /// The nearest items to the user's interest vector, through the IVF index.
-    private func addSemantic(_ state: UserState, into candidates: inout CandidateSet) {
+    /// - Parameter offered: emptied here; the items that passed the checks below so far.
+    private func addSemantic(_ state: UserState, offered: inout SlotBits, into candidates: inout CandidateSet) {
         var interest = state.interest
         VectorMath.normalize(&interest)
         guard VectorMath.norm(interest) > 0 else { return }
         var best = TopScores<Int32>(capacity: configuration.semantic.candidates)
+        offered.removeAll()
         semanticIndex.search(
             interest, probes: configuration.semantic.probes, scanLimit: configuration.semantic.maxScannedItems,
             pendingVector: { items[Int($0)].vector }
         ) { item, similarity in
-            // Dead slots are skipped; an item listed twice (a reused slot) offers its score twice, kept once.
+            // Dead slots are skipped; an item listed twice (a reused slot) offers its score twice, kept once
+            // (only an item offered before can be in the list: the common case skips scanning it).
             guard best.entries.count < best.capacity || similarity >= best.entries.last!.score,
-                itemTable.isLive(item), !best.entries.contains(where: { $0.key == item })
+                itemTable.isLive(item),
+                !offered.contains(item) || !best.entries.contains(where: { $0.key == item })
             else { return }
+            offered.insert(item)
             best.offer(item, similarity)
         }
         merge(best.entries.map { ($0.key, $0.score) }, source: .semantic, into: &candidates)
@@ -369,9 +366,17 @@ extension RecommendationEngine {
         merge(ranked.map { ($0, Double(items[Int($0)].popularity)) }, source: .popular, into: &candidates)
     }
 
-    /// The trending list, most popular first (ties by id).
+    /// The trending list, most popular first (ties by id, the order the trending list is maintained in), each
+    /// popularity read once instead of twice per comparison from scattered item states.
     func rankedTrending() -> [Int32] {
-        trending.filter { itemTable.isLive($0) }.sorted { isLessPopular($1, than: $0) }
+        let names = itemTable.names
+        var ranked: [(item: Int32, popularity: Float)] = []
+        ranked.reserveCapacity(trending.count)
+        for item in trending where itemTable.isLive(item) { ranked.append((item, items[Int(item)].popularity)) }
+        ranked.sort {
+            $0.popularity != $1.popularity ? $0.popularity > $1.popularity : names[Int($0.item)] < names[Int($1.item)]
+        }
+        return ranked.map(\.item)
     }
 
     /// Adds one source's raw scores, normalised by the source's maximum.

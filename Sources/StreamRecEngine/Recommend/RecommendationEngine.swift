@@ -267,12 +267,8 @@ public struct RecommendationEngine: Sendable {
         weakestTrendingIndex = nil
     }
 
-    /// Popularity order with a tie-break on the id, so equal counts rank the same in every run.
-    func isLessPopular(_ a: Int32, than b: Int32) -> Bool {
-        Self.isLessPopular(a, than: b, items: items, names: itemTable.names)
-    }
-
     // Static helpers borrow the arrays: calling an instance method from a mutating one copied the whole engine.
+    /// Popularity order with a tie-break on the id, so equal counts rank the same in every run.
     private static func isLessPopular(_ a: Int32, than b: Int32, items: [ItemState], names: [String]) -> Bool {
         let left = items[Int(a)].popularity
         let right = items[Int(b)].popularity

@@ -132,8 +132,15 @@ extension SlotScores {
 struct CandidateSet {
     private(set) var index = SlotIndex(expectedCount: 1024)
     var values: [Candidate] = []
+    /// Positions of the candidates the source being accumulated has touched, in first-touch order.
+    private var touched: [Int32] = []
+    private var touchedScores: [Double] = []
 
-    init() { values.reserveCapacity(1024) }
+    init() {
+        values.reserveCapacity(1024)
+        touched.reserveCapacity(1024)
+        touchedScores.reserveCapacity(1024)
+    }
 
     var items: [Int32] { index.keys }
 
@@ -146,10 +153,65 @@ struct CandidateSet {
 
     func position(of item: Int32) -> Int? { index.position(of: item) }
 
+    /// Adds `value` to the item's raw score from `source`, adding the candidate when new; returns its position and
+    /// whether this is the source's first score for it. A source accumulates this way, then ``normalise(_:)``.
+    @discardableResult
+    mutating func add(_ item: Int32, _ value: Double, from source: Source) -> (position: Int, isFirst: Bool) {
+        let position = position(adding: item)
+        let bit = UInt8(1) << UInt8(source.rawValue)
+        if values[position].sources & bit == 0 {
+            values[position].sources |= bit
+            values[position].scores[source.rawValue] = value
+            touched.append(Int32(position))
+            return (position, true)
+        }
+        values[position].scores[source.rawValue] += value
+        return (position, false)
+    }
+
+    /// Divides the source's raw scores by their maximum (in first-touch order, as a separate score list would
+    /// give), or zeroes them when the maximum is not positive; call once per source after its ``add(_:_:from:)``s.
+    mutating func normalise(_ source: Source) {
+        let lane = source.rawValue
+        touchedScores.removeAll(keepingCapacity: true)
+        for position in touched { touchedScores.append(values[Int(position)].scores[lane]) }
+        if let maximum = touchedScores.max(), maximum > 0 {
+            for position in touched { values[Int(position)].scores[lane] /= maximum }
+        } else {
+            // What a skipped merge leaves: no score from this source (the candidate itself scores 0 if new).
+            for position in touched { values[Int(position)].scores[lane] = 0 }
+        }
+        touched.removeAll(keepingCapacity: true)
+    }
+
     /// Empties the set, keeping its storage.
     mutating func removeAll() {
         index.removeAll()
         values.removeAll(keepingCapacity: true)
+        touched.removeAll(keepingCapacity: true)
+    }
+}
+
+/// A set of non-negative slots as one bit each, grown on demand and emptied by clearing only the words it set.
+struct SlotBits {
+    private var words: [UInt64] = []
+    private var setWords: [Int32] = []
+
+    func contains(_ slot: Int32) -> Bool {
+        let word = Int(slot) >> 6
+        return word < words.count && words[word] & (1 << UInt64(slot & 63)) != 0
+    }
+
+    mutating func insert(_ slot: Int32) {
+        let word = Int(slot) >> 6
+        if word >= words.count { words.append(contentsOf: repeatElement(0, count: word + 1 - words.count)) }
+        if words[word] == 0 { setWords.append(Int32(word)) }
+        words[word] |= 1 << UInt64(slot & 63)
+    }
+
+    mutating func removeAll() {
+        for word in setWords { words[Int(word)] = 0 }
+        setWords.removeAll(keepingCapacity: true)
     }
 }
 
@@ -170,9 +232,7 @@ struct RecommendScratch {
     /// Sessions sharing an item with the current one, and their headers.
     var sharedSessions = SlotScores(expectedCount: 1024)
     var sharedHeaders: [SessionStore.Header] = []
-    var neighbourScores = SlotScores(expectedCount: 1024)
-    var coOccurrenceScores = SlotScores(expectedCount: 1024)
-    var queryScores = SlotScores(expectedCount: 256)
+    var semanticOffered = SlotBits()
 
     init(configuration: EngineConfiguration) {
         let steps = max(configuration.capacity.historyPerUser, configuration.capacity.itemsPerSession)

@@ -12,6 +12,10 @@
 struct SlotTable: Sendable {
     /// The id in each slot; "" marks a free slot (ids are never empty).
     private(set) var names: [String] = []
+    /// One bit per slot, set while the slot is live: recommend asks ``isLive(_:)`` for hundreds of scattered
+    /// slots per call, and a bit (12.5 KB per 100 k slots, cache resident) answers without reading the slot's
+    /// 16-byte name.
+    private(set) var liveBits: [UInt64] = []
     private(set) var freeSlots: [Int32] = []
     /// Doubly linked LRU list over slots (head = least recently used); a slot's two links share a cache line.
     private(set) var links: [Link] = []
@@ -35,7 +39,17 @@ struct SlotTable: Sendable {
 
     func slot(of name: String) -> Int32? { find(name, hash: hash(of: name)).slot }
 
-    func isLive(_ slot: Int32) -> Bool { slot >= 0 && Int(slot) < names.count && !names[Int(slot)].isEmpty }
+    /// Whether the slot holds an id (`names[slot]` not empty).
+    func isLive(_ slot: Int32) -> Bool {
+        let word = Int(slot) >> 6
+        return slot >= 0 && word < liveBits.count && liveBits[word] & (1 << UInt64(slot & 63)) != 0
+    }
+
+    private mutating func setLive(_ slot: Int32, _ isLive: Bool) {
+        let word = Int(slot) >> 6
+        if word >= liveBits.count { liveBits.append(contentsOf: repeatElement(0, count: word + 1 - liveBits.count)) }
+        if isLive { liveBits[word] |= 1 << UInt64(slot & 63) } else { liveBits[word] &= ~(1 << UInt64(slot & 63)) }
+    }
     var leastRecentlyUsed: Int32? { head >= 0 ? head : nil }
 
     /// The slot for `name`, allocating one when new; marks it most recently used. When a new name would exceed
@@ -61,6 +75,7 @@ struct SlotTable: Sendable {
             names.append(name)
             links.append(Link())
         }
+        setLive(slot, true)
         count += 1
         if count * 2 > buckets.count { grow() }
         if !insert(slot, hash: hash) {
@@ -77,6 +92,7 @@ struct SlotTable: Sendable {
         let name = names[Int(slot)]
         if let bucket = find(name, hash: hash(of: name)).bucket { deleteBucket(bucket) }
         names[Int(slot)] = ""
+        setLive(slot, false)
         freeSlots.append(slot)
         count -= 1
     }
@@ -245,6 +261,7 @@ struct SlotTable: Sendable {
     static func restore(names: [String], freeSlots: [Int32], recencyOrder: [Int32]) -> SlotTable? {
         var table = SlotTable()
         table.names = names
+        for slot in names.indices where !names[slot].isEmpty { table.setLive(Int32(slot), true) }
         table.freeSlots = freeSlots
         table.links = [Link](repeating: Link(), count: names.count)
         table.count = names.count(where: { !$0.isEmpty })
