@@ -10,10 +10,12 @@ import Synchronization
 /// - ``send(topic:key:value:headers:timestampMilliseconds:)`` waits for the message's delivery report and throws its failure;
 /// - ``enqueue(topic:key:value:headers:timestampMilliseconds:)`` returns once librdkafka has the message; failures surface from the
 ///   next ``flush(timeout:)``. At most `inFlightLimit` messages (both kinds) are undelivered at any time:
-///   further calls suspend until reports free a slot.
+///   further calls suspend until reports free a sixteenth of the window (at least one slot).
 ///
-/// A dedicated thread drains delivery reports, errors and statistics from librdkafka's queue; `enqueue` also
-/// handles one event that is already waiting, without blocking. Call ``close()`` when done; it flushes.
+/// Delivery reports, errors and statistics come from librdkafka's queue. While `enqueue` is being called, the
+/// enqueuing task serves them (one waiting event per call, without blocking) and the dedicated poller thread
+/// stays off the queue; the poller serves them as soon as enqueues pause (about 1 ms) or one waits for the
+/// window. Call ``close()`` when done; it flushes.
 public final class KafkaProducer: Sendable {
     private let core: Core
     private let blockingQueue = DispatchQueue(label: "streamrec.kafka.producer.blocking")
@@ -82,8 +84,14 @@ public final class KafkaProducer: Sendable {
         if let acquired = try core.tryAcquireEnqueueSlot() {
             messageID = acquired
         } else {
-            await core.waitForSlot()
-            messageID = core.countEnqueued()
+            // Reports already waiting free slots without a hand-over to the poller thread.
+            core.serveReadyEvents(maxEvents: 64)
+            if let acquired = try core.tryAcquireEnqueueSlot() {
+                messageID = acquired
+            } else {
+                await core.waitForSlot()
+                messageID = core.countEnqueued()
+            }
         }
         do {
             try core.client.produce(
@@ -94,7 +102,7 @@ public final class KafkaProducer: Sendable {
             core.releaseSlot()
             throw error
         }
-        core.serveReadyEvent()
+        core.serveReadyEvents(maxEvents: 1)
     }
 
     /// Marks every message enqueued so far; ``waitForDelivery(of:timeout:)`` then waits for exactly those,
@@ -155,7 +163,16 @@ extension KafkaProducer {
         let client: RDKafkaClient
         private let mainQueue: RDKafkaQueue
         private let inFlightLimit: Int
+        /// Slot waiters resume once this many slots are free: resuming one per report would hand the work back
+        /// and forth between the enqueuing task and the poller for every report while the window is full.
+        private let resumeGap: Int
         private let isPolling = Atomic<Bool>(true)
+        /// Set by every enqueue that served the queue; the poller clears it and stays off the queue while it
+        /// comes back set. Two threads serving one queue contend for its lock, for librdkafka's message-count
+        /// lock (taken per freed message) and for malloc's arena (messages allocated by one, freed by the other).
+        private let enqueuerIsServing = Atomic<Bool>(false)
+        /// Wakes the poller out of its pause when an enqueuer stops to wait for the window.
+        private let pollerWakeUp = DispatchSemaphore(value: 0)
         private let state = Mutex(State())
 
         private struct State {
@@ -184,29 +201,37 @@ extension KafkaProducer {
             self.client = client
             self.mainQueue = client.mainQueue()
             self.inFlightLimit = inFlightLimit
+            self.resumeGap = max(1, inFlightLimit / 16)
         }
 
         var inFlightCount: Int { state.withLock { $0.inFlight } }
 
         func pollUntilStopped() {
             while isPolling.load(ordering: .relaxed) {
+                if enqueuerIsServing.exchange(false, ordering: .relaxed) {
+                    _ = pollerWakeUp.wait(timeout: .now() + .milliseconds(1))
+                    continue
+                }
                 client.serveProducerEvents(queue: mainQueue, timeoutMilliseconds: 100, maxEvents: 64) { reports in
                     handle(reports)
                 }
             }
         }
 
-        /// Handles at most one event that is already waiting, without blocking. Called after each enqueue,
-        /// as kcat calls `rd_kafka_poll(rk, 0)` after each message: the enqueuing thread then frees part of the
-        /// delivered messages itself, which cuts malloc's lock contention between it (allocating every message)
-        /// and the poller (freeing them).
-        func serveReadyEvent() {
-            client.serveProducerEvents(queue: mainQueue, timeoutMilliseconds: 0, maxEvents: 1) { reports in
+        /// Handles up to `maxEvents` events that are already waiting, without blocking, and keeps the poller
+        /// off the queue meanwhile. Called after each enqueue (one event), as kcat calls `rd_kafka_poll(rk, 0)`
+        /// after each message: the thread that allocated the messages frees them (docs/performance.md).
+        func serveReadyEvents(maxEvents: Int) {
+            enqueuerIsServing.store(true, ordering: .relaxed)
+            client.serveProducerEvents(queue: mainQueue, timeoutMilliseconds: 0, maxEvents: maxEvents) { reports in
                 handle(reports)
             }
         }
 
-        func stopPolling() { isPolling.store(false, ordering: .relaxed) }
+        func stopPolling() {
+            isPolling.store(false, ordering: .relaxed)
+            pollerWakeUp.signal()
+        }
 
         /// Returns false when already closed.
         func markClosed() -> Bool {
@@ -222,7 +247,7 @@ extension KafkaProducer {
             try client.checkFatal()
             return try state.withLock { state in
                 guard !state.isClosed else { throw KafkaError(code: .closed, reason: "the producer is closed") }
-                guard state.inFlight < inFlightLimit else { return nil }
+                guard state.inFlight < inFlightLimit, state.slotWaiters.isEmpty else { return nil }
                 state.inFlight += 1
                 state.undeliveredInEpoch += 1
                 return Self.enqueueTag | state.epoch
@@ -299,18 +324,22 @@ extension KafkaProducer {
             try client.checkFatal()
             return try state.withLock { state in
                 guard !state.isClosed else { throw KafkaError(code: .closed, reason: "the producer is closed") }
-                guard state.inFlight < inFlightLimit else { return false }
+                // Waiters go first: they wait for the window to drain by `resumeGap`.
+                guard state.inFlight < inFlightLimit, state.slotWaiters.isEmpty else { return false }
                 state.inFlight += 1
                 return true
             }
         }
 
-        /// Suspends until a delivery report frees a slot, and takes it.
+        /// Suspends until delivery reports free `resumeGap` slots (or the waiters before it are served), and takes one.
         func waitForSlot() async {
+            // Only the poller can serve the report now: wake it out of its pause.
+            enqueuerIsServing.store(false, ordering: .relaxed)
+            pollerWakeUp.signal()
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 // Checked again under the same lock the poller frees slots with, so no wake-up is lost.
                 let acquiredNow = state.withLock { state in
-                    guard state.inFlight < inFlightLimit else {
+                    guard state.inFlight < inFlightLimit, state.slotWaiters.isEmpty else {
                         state.slotWaiters.append(continuation)
                         return false
                     }
@@ -322,12 +351,15 @@ extension KafkaProducer {
         }
 
         func releaseSlot() {
-            state.withLock { Self.freeSlot(&$0) }?.resume()
+            state.withLock { freeSlot(&$0) }?.resume()
         }
 
-        /// Hands the slot to a waiter (returned, to be resumed outside the lock), or frees it.
-        private static func freeSlot(_ state: inout State) -> CheckedContinuation<Void, Never>? {
-            if !state.slotWaiters.isEmpty { return state.slotWaiters.removeFirst() }
+        /// Hands the slot to the first waiter once `resumeGap` slots are free (returned, to be resumed outside the
+        /// lock), or frees it. Waiters exist only while messages are in flight, whose reports resume them.
+        private func freeSlot(_ state: inout State) -> CheckedContinuation<Void, Never>? {
+            if !state.slotWaiters.isEmpty, state.inFlight - 1 <= inFlightLimit - resumeGap {
+                return state.slotWaiters.removeFirst()
+            }
             state.inFlight -= 1
             return nil
         }
@@ -340,7 +372,7 @@ extension KafkaProducer {
         /// removes the continuation under the lock resumes it).
         func failSend(_ messageID: UInt, _ error: any Error) {
             let (continuation, waiter) = state.withLock { state in
-                (state.pendingSends.removeValue(forKey: messageID), Self.freeSlot(&state))
+                (state.pendingSends.removeValue(forKey: messageID), freeSlot(&state))
             }
             continuation?.resume(throwing: error)
             waiter?.resume()
@@ -366,7 +398,7 @@ extension KafkaProducer {
                     } else if let continuation = state.pendingSends.removeValue(forKey: report.messageID) {
                         sends.append((continuation, report))
                     }
-                    if let waiter = Self.freeSlot(&state) { waiters.append(waiter) }
+                    if let waiter = freeSlot(&state) { waiters.append(waiter) }
                 }
             }
             deliveryWaiters.forEach { $0.signal() }

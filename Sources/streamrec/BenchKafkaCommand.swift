@@ -35,6 +35,9 @@ struct BenchKafkaCommand: AsyncParsableCommand {
     @Option(help: "Partitions per topic; enough that the mock keeps every message (it keeps ~5 MB per partition).")
     var partitions: Int = 128
 
+    @Option(help: "Our producer's in-flight window (KafkaProducer inFlightLimit); kcat's counterpart is queue.buffering.max.messages (100000).")
+    var inFlight: Int = 100_000
+
     @Option(help: "Path of the kcat executable.")
     var kcat: String = "/usr/bin/kcat"
 
@@ -61,7 +64,9 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         guard propertyPairs.count == properties.count else {
             throw ValidationError("--property takes KEY=VALUE, got \(properties)")
         }
-        guard partitions > 0, stallSeconds > 0 else { throw ValidationError("--partitions and --stall-seconds must be > 0") }
+        guard partitions > 0, stallSeconds > 0, inFlight > 0 else {
+            throw ValidationError("--partitions, --stall-seconds and --in-flight must be > 0")
+        }
         guard messages < 10_000_000_000 else { throw ValidationError("--messages must have at most 10 digits") }
         guard FileManager.default.isExecutableFile(atPath: kcat) else {
             throw ValidationError("kcat not found at \(kcat): install it (apt-get install kcat) or pass --kcat PATH")
@@ -198,10 +203,12 @@ struct BenchKafkaCommand: AsyncParsableCommand {
     }
 
     private func produceWithOurs(configuration: KafkaConfiguration, topic: String, logger: Logger) async throws -> Measurement {
-        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        let producer = try KafkaProducer(configuration: configuration, inFlightLimit: inFlight, logger: logger)
         let enqueued = Progress()
         let total = messages
         var payload = makePayload()
+        // Reused like kcat's line buffer: a fresh key array per message would be the bench's cost, not the client's.
+        var key = [UInt8](repeating: 0, count: Self.keyLength)
         let measurement = try await watching(
             "streamrec produce",
             progress: { enqueued.value - producer.inFlightCount },
@@ -210,7 +217,8 @@ struct BenchKafkaCommand: AsyncParsableCommand {
             try await measure {
                 for sequence in 0..<messages {
                     stamp(&payload, sequence)
-                    try await producer.enqueue(topic: topic, key: Array(payload[0..<Self.keyLength]), value: payload)
+                    for index in 0..<Self.keyLength { key[index] = payload[index] }
+                    try await producer.enqueue(topic: topic, key: key, value: payload)
                     enqueued.increment()
                 }
                 try await producer.flush(timeout: .seconds(Int64(stallSeconds) * 4))

@@ -223,6 +223,36 @@ struct ProducerConsumerTests {
         await producer.close()
     }
 
+    @Test("once enqueues stop, reports are served without a flush; the window holds throughout")
+    func reportsServedAfterEnqueuesStop() async throws {
+        let kafka = try EmbeddedKafka(brokers: 1, logger: testLogger())
+        let topic = uniqueName("hand-over")
+        try kafka.createTopic(topic, partitions: 1)
+        let limit = 64
+        let producer = try KafkaProducer(configuration: testConfiguration(kafka), inFlightLimit: limit, logger: testLogger())
+        // Far more than the window: the enqueuing task fills it, waits, and serves reports itself in between.
+        let total = 2_000
+        for index in 0..<total {
+            try await producer.enqueue(topic: topic, key: nil, value: String(index).bytes)
+            #expect(producer.inFlightCount <= limit)
+        }
+        // No flush and no further enqueue: only the poller thread can serve the remaining reports now.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while producer.inFlightCount > 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(producer.inFlightCount == 0)
+        let (_, offset) = try await producer.send(topic: topic, key: nil, value: String(total).bytes)
+        #expect(offset == Int64(total))
+
+        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        try consumer.subscribe(topics: [topic])
+        let values = try await consumeRecords(consumer, count: total + 1).map { $0.value!.text }
+        #expect(values == (0...total).map(String.init))
+        try await consumer.close()
+        await producer.close()
+    }
+
     @Test("a consumer that commits, closes and restarts resumes right after its last commit")
     func resumesAfterCommit() async throws {
         let kafka = try EmbeddedKafka(logger: testLogger())
