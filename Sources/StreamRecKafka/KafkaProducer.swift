@@ -246,20 +246,18 @@ extension KafkaProducer {
         func tryAcquireEnqueueSlot() throws -> UInt? {
             try client.checkFatal()
             return try state.withLock { state in
-                guard !state.isClosed else { throw KafkaError(code: .closed, reason: "the producer is closed") }
-                guard state.inFlight < inFlightLimit, state.slotWaiters.isEmpty else { return nil }
-                state.inFlight += 1
-                state.undeliveredInEpoch += 1
-                return Self.enqueueTag | state.epoch
+                try takeFreeSlot(&state) ? Self.countEnqueued(&state) : nil
             }
         }
 
         /// Counts an enqueued message that got its slot from ``waitForSlot()``; returns its opaque id.
         func countEnqueued() -> UInt {
-            state.withLock { state in
-                state.undeliveredInEpoch += 1
-                return Self.enqueueTag | state.epoch
-            }
+            state.withLock { Self.countEnqueued(&$0) }
+        }
+
+        private static func countEnqueued(_ state: inout State) -> UInt {
+            state.undeliveredInEpoch += 1
+            return enqueueTag | state.epoch
         }
 
         /// The produce call failed: no report will come for this message.
@@ -322,13 +320,16 @@ extension KafkaProducer {
         /// every message.
         func tryAcquireSlot() throws -> Bool {
             try client.checkFatal()
-            return try state.withLock { state in
-                guard !state.isClosed else { throw KafkaError(code: .closed, reason: "the producer is closed") }
-                // Waiters go first: they wait for the window to drain by `resumeGap`.
-                guard state.inFlight < inFlightLimit, state.slotWaiters.isEmpty else { return false }
-                state.inFlight += 1
-                return true
-            }
+            return try state.withLock { try takeFreeSlot(&$0) }
+        }
+
+        /// Takes a slot under the lock if one is free. Waiters go first: they wait for the window to drain by
+        /// `resumeGap`.
+        private func takeFreeSlot(_ state: inout State) throws -> Bool {
+            guard !state.isClosed else { throw KafkaError(code: .closed, reason: "the producer is closed") }
+            guard state.inFlight < inFlightLimit, state.slotWaiters.isEmpty else { return false }
+            state.inFlight += 1
+            return true
         }
 
         /// Suspends until delivery reports free `resumeGap` slots (or the waiters before it are served), and takes one.

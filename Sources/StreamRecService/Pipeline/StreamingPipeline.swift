@@ -11,10 +11,10 @@ import StreamRecKafka
 ///          → recommend the due users (in parallel) → publish
 ///          → (every interval) hand a checkpoint to the writer; commit once it is durable
 ///
-/// Caught up, every batch's users are due at once: one recommendation per user per batch. Behind (polls
-/// come back full), refreshes wait and coalesce until caught up, `coalesce_max_delay` or
-/// `coalesce_max_users`: a recommendation for a user whose later events are still unread is stale on
-/// arrival, so this only drops wasted work.
+/// Caught up, every batch's users are due at once: one recommendation per user per batch. Behind (a poll
+/// comes back full, or the broker held a batch of unread records at the last fetch), refreshes wait and
+/// coalesce until caught up, `coalesce_max_delay` or `coalesce_max_users`: a recommendation for a user whose
+/// later events are still unread is stale on arrival, so this only drops wasted work.
 ///
 /// Restart safety: the engine snapshot, the offsets it reflects and the dedup window are written together
 /// (``CheckpointStore``, on the ``CheckpointWriter``'s own queue while the loop goes on), once the output
@@ -180,7 +180,7 @@ struct PipelineRun {
         }
     }
 
-    /// Behind: the poll came back full, or more than a batch of records lay past what is applied when the
+    /// Behind: the poll came back full, or at least a batch of records lay past what is applied when the
     /// broker last answered a fetch. A poll that is not full alone does not mean caught up: it only says
     /// that the fetcher had no more records yet, which under load happens in the middle of a backlog.
     func isBehind(polled: Int) -> Bool {
