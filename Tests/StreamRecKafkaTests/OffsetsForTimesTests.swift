@@ -81,4 +81,11 @@ struct OffsetsForTimesTests {
         await #expect(throws: KafkaError.self) { try await consumer.lag() }
         await producer.close()
     }
+
+    @Test("a seek waits the time asked for, also on librdkafka before 2.1.0, which waited a thousandth of it")
+    func seekTimeoutIsInMilliseconds() {
+        #expect(RDKafkaClient.seekTimeoutArgument(10_000, librdkafkaVersion: 0x0200_02ff) == 10_000_000)
+        #expect(RDKafkaClient.seekTimeoutArgument(10_000, librdkafkaVersion: 0x0201_00ff) == 10_000)
+        #expect(RDKafkaClient.seekTimeoutArgument(.max, librdkafkaVersion: 0x0200_02ff) == .max)
+    }
 }
