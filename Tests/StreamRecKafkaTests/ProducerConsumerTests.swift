@@ -202,9 +202,12 @@ struct ProducerConsumerTests {
         let kafka = try EmbeddedKafka(brokers: 1, logger: testLogger())
         let topic = uniqueName("mark-failure")
         try kafka.createTopic(topic, partitions: 1)
+        // A short message timeout makes "lost" fail fast; a short reconnect backoff lets the sends around it
+        // reach the broker well within that timeout (the default backoff grows to seconds while it is down).
         let producer = try KafkaProducer(
-            configuration: testConfiguration(kafka, ["message.timeout.ms": "500"]), logger: testLogger())
-        try await producer.send(topic: topic, key: nil, value: "first".bytes)
+            configuration: testConfiguration(kafka, ["message.timeout.ms": "1000", "reconnect.backoff.max.ms": "50"]),
+            logger: testLogger())
+        try await sendRetryingTimeouts(producer, topic: topic, value: "first")
         try kafka.setBrokerDown(1)
         try await producer.enqueue(topic: topic, key: nil, value: "lost".bytes)
         let lost = producer.markDelivery()
@@ -215,12 +218,25 @@ struct ProducerConsumerTests {
 
         // A checkpoint taken later still holds the event whose output was lost: it must not pass either.
         try kafka.setBrokerUp(1)
-        try await producer.send(topic: topic, key: nil, value: "after".bytes)
+        try await sendRetryingTimeouts(producer, topic: topic, value: "after")
         let after = producer.markDelivery()
         await #expect(throws: KafkaError.self) {
             try await offThePool { try producer.waitForDelivery(of: after, timeout: .seconds(30)) }
         }
         await producer.close()
+    }
+
+    /// Sends until one attempt is delivered: on a loaded machine a 1 s message timeout can expire before the
+    /// client has (re)connected, which is not what these tests are about.
+    private func sendRetryingTimeouts(_ producer: KafkaProducer, topic: String, value: String) async throws {
+        for attempt in 1...10 {
+            do {
+                _ = try await producer.send(topic: topic, key: nil, value: value.bytes)
+                return
+            } catch let error as KafkaError where error.code == .messageTimedOut && attempt < 10 {
+                continue
+            }
+        }
     }
 
     @Test("once enqueues stop, reports are served without a flush; the window holds throughout")
