@@ -38,7 +38,7 @@ public struct KafkaRecord: Sendable, Hashable {
     public var offset: Int64
     /// Create or log-append time in milliseconds since the Unix epoch, when the broker has one.
     public var timestampMilliseconds: Int64?
-    private var content: Content
+    @usableFromInline var content: Content
 
     public init(
         topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8]?,
@@ -82,6 +82,9 @@ public struct KafkaRecord: Sendable, Hashable {
     }
 
     /// Calls `body` with the key's bytes, valid only during the call (`nil` when the record has no key).
+    // Inlinable (with the accessors it uses) so that callers get it specialized: unspecialized, every call
+    // looked up generic metadata at run time.
+    @inlinable
     public func withUnsafeKey<T, Failure: Error>(
         _ body: (UnsafeRawBufferPointer?) throws(Failure) -> T
     ) throws(Failure) -> T {
@@ -91,11 +94,12 @@ public struct KafkaRecord: Sendable, Hashable {
             // `withUnsafeBytes` rethrows untyped errors: carry the typed one out in a Result.
             return try key.withUnsafeBytes { bytes in Result { () throws(Failure) in try body(bytes) } }.get()
         case .borrowed(let message):
-            return try message.withKey(body)
+            return try withExtendedLifetime(message) { () throws(Failure) -> T in try body(message.keyBytes) }
         }
     }
 
     /// Calls `body` with the value's bytes, valid only during the call (`nil` for a tombstone).
+    @inlinable
     public func withUnsafeValue<T, Failure: Error>(
         _ body: (UnsafeRawBufferPointer?) throws(Failure) -> T
     ) throws(Failure) -> T {
@@ -104,7 +108,7 @@ public struct KafkaRecord: Sendable, Hashable {
             guard let value else { return try body(nil) }
             return try value.withUnsafeBytes { bytes in Result { () throws(Failure) in try body(bytes) } }.get()
         case .borrowed(let message):
-            return try message.withValue(body)
+            return try withExtendedLifetime(message) { () throws(Failure) -> T in try body(message.valueBytes) }
         }
     }
 
@@ -126,7 +130,7 @@ public struct KafkaRecord: Sendable, Hashable {
         hasher.combine(headers)
     }
 
-    private enum Content: Sendable {
+    @usableFromInline enum Content: Sendable {
         case owned(key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader])
         /// In librdkafka's message, which the batch keeps until its last record is gone.
         case borrowed(RDKafkaBorrowedMessage)

@@ -26,10 +26,11 @@ extension RDKafkaClient {
     /// - Parameters:
     ///   - shouldContinue: checked after the first message; returning false ends the batch early
     ///     (a revocation was recorded).
-    ///   - element: wraps each record, so the caller's array is built once.
+    ///   - element: wraps each record, so the caller's array is built once. `consuming`: a borrowed record
+    ///     was copied into the element (a retain and release of its batch per record).
     func consumeBatch<Element>(
         queue: RDKafkaQueue, maxMessages: Int, timeoutMilliseconds: Int32, shouldContinue: () -> Bool,
-        element: (KafkaRecord) -> Element
+        element: (consuming KafkaRecord) -> Element
     ) -> [Element] {
         guard let first = rd_kafka_consumer_poll(handle, timeoutMilliseconds) else { return [] }
         let capacity = maxMessages > 1 && shouldContinue() ? maxMessages : 1

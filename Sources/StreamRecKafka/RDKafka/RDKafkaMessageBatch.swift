@@ -36,27 +36,19 @@ final class RDKafkaMessageBatch: @unchecked Sendable {
 }
 
 /// One message of an ``RDKafkaMessageBatch``, which it keeps alive.
+@usableFromInline
 struct RDKafkaBorrowedMessage: @unchecked Sendable {
     let batch: RDKafkaMessageBatch
     let message: UnsafeMutablePointer<rd_kafka_message_t>
 
-    func withKey<T, Failure: Error>(
-        _ body: (UnsafeRawBufferPointer?) throws(Failure) -> T
-    ) throws(Failure) -> T {
-        let m = message.pointee
-        // The batch outlives the call: `self` holds it.
-        return try withExtendedLifetime(batch) { () throws(Failure) -> T in
-            try body(m.key.map { UnsafeRawBufferPointer(start: $0, count: m.key_len) })
-        }
+    /// Valid while this message (its batch) lives.
+    @usableFromInline var keyBytes: UnsafeRawBufferPointer? {
+        message.pointee.key.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.key_len) }
     }
 
-    func withValue<T, Failure: Error>(
-        _ body: (UnsafeRawBufferPointer?) throws(Failure) -> T
-    ) throws(Failure) -> T {
-        let m = message.pointee
-        return try withExtendedLifetime(batch) { () throws(Failure) -> T in
-            try body(m.payload.map { UnsafeRawBufferPointer(start: $0, count: m.len) })
-        }
+    /// Valid while this message (its batch) lives.
+    @usableFromInline var valueBytes: UnsafeRawBufferPointer? {
+        message.pointee.payload.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.len) }
     }
 
     var headers: [KafkaHeader] {
