@@ -26,8 +26,8 @@ extension RDKafkaClient {
     /// - Parameters:
     ///   - shouldContinue: checked after the first message; returning false ends the batch early
     ///     (a revocation was recorded).
-    ///   - element: wraps each record, so the caller's array is built once. `consuming`: a borrowed record
-    ///     was copied into the element (a retain and release of its batch per record).
+    ///   - element: wraps each record, so the caller's array is built once. `consuming`, so the record moves
+    ///     into the element: passed borrowed, it was copied (a retain and release of its batch per record).
     func consumeBatch<Element>(
         queue: RDKafkaQueue, maxMessages: Int, timeoutMilliseconds: Int32, shouldContinue: () -> Bool,
         element: (consuming KafkaRecord) -> Element
