@@ -259,7 +259,8 @@ struct BenchKafkaCommand: AsyncParsableCommand {
                         }
                     case .record(let record):
                         received.increment()
-                        bytes += record.value?.count ?? 0
+                        // Read in place, like kcat writing the payload from librdkafka's buffer.
+                        bytes += record.withUnsafeValue { $0?.count ?? 0 }
                     case .partitionsRevoked: break
                     }
                 }

@@ -20,77 +20,105 @@ extension RDKafkaClient {
     /// Reads up to `maxMessages` records: waits up to `timeoutMilliseconds` for the first, then takes only what
     /// is already fetched. Serves callbacks (rebalance, errors, statistics). Blocks; call on the poll queue.
     ///
+    /// The records borrow librdkafka's messages (one ``RDKafkaMessageBatch`` per call) instead of copying
+    /// key, value and headers: kcat writes payloads straight from those buffers too.
+    ///
     /// - Parameters:
     ///   - shouldContinue: checked after the first message; returning false ends the batch early
     ///     (a revocation was recorded).
-    ///   - element: wraps each record, so the caller's array is built once.
+    ///   - element: wraps each record, so the caller's array is built once. `consuming`, so the record moves
+    ///     into the element: passed borrowed, it was copied (a retain and release of its batch per record).
     func consumeBatch<Element>(
         queue: RDKafkaQueue, maxMessages: Int, timeoutMilliseconds: Int32, shouldContinue: () -> Bool,
-        element: (KafkaRecord) -> Element
+        element: (consuming KafkaRecord) -> Element
     ) -> [Element] {
-        var records: [Element] = []
-        var topicNames = TopicNameCache()
-        guard let first = rd_kafka_consumer_poll(handle, timeoutMilliseconds) else { return records }
-        if let record = decodedRecord(first, topicNames: &topicNames) { records.append(element(record)) }
-        rd_kafka_message_destroy(first)
-        guard maxMessages > 1, shouldContinue() else { return records }
-
-        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<rd_kafka_message_t>?.self, capacity: maxMessages - 1) {
+        guard let first = rd_kafka_consumer_poll(handle, timeoutMilliseconds) else { return [] }
+        let capacity = maxMessages > 1 && shouldContinue() ? maxMessages : 1
+        return withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<rd_kafka_message_t>?.self, capacity: capacity) {
             messages in
-            let count = max(0, rd_kafka_consume_batch_queue(queue.pointer, 0, messages.baseAddress, messages.count))
-            records.reserveCapacity(1 + count)
-            for message in messages[0..<count] {
-                guard let message else { continue }
-                if let record = decodedRecord(message, topicNames: &topicNames) { records.append(element(record)) }
-                rd_kafka_message_destroy(message)
+            messages[0] = first
+            let more = capacity > 1 ? rd_kafka_consume_batch_queue(queue.pointer, 0, messages.baseAddress! + 1, capacity - 1) : 0
+            // Errors are logged and destroyed here; the records' messages stay in place, in order.
+            var recordCount = 0
+            for index in 0..<(1 + max(0, more)) {
+                guard let message = messages[index] else { continue }
+                if isRecord(message) {
+                    messages[recordCount] = message
+                    recordCount += 1
+                } else {
+                    rd_kafka_message_destroy(message)
+                }
             }
+            guard recordCount > 0 else { return [] }
+            let batch = RDKafkaMessageBatch(messages[0..<recordCount].lazy.map { $0! }, client: self)
+            var topicNames = TopicNameCache()
+            var records: [Element] = []
+            records.reserveCapacity(recordCount)
+            for index in 0..<recordCount {
+                let borrowed = batch.message(at: index)
+                let m = borrowed.message.pointee
+                records.append(
+                    element(
+                        KafkaRecord(
+                            topic: topicNames.name(of: m.rkt), partition: m.partition, offset: m.offset,
+                            timestampMilliseconds: Self.timestamp(of: borrowed.message), borrowing: borrowed)))
+            }
+            return records
         }
-        return records
     }
 
-    /// The record in `message`, or nil (logged) for a consumer error.
-    private func decodedRecord(_ message: UnsafeMutablePointer<rd_kafka_message_t>, topicNames: inout TopicNameCache) -> KafkaRecord? {
-        let topic = topicNames.name(of: message.pointee.rkt)
-        guard message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            // Consumer errors (unknown topic, broker gone, partition EOF) are informational: librdkafka recovers.
-            if message.pointee.err != RD_KAFKA_RESP_ERR__PARTITION_EOF {
-                context.logger.warning(
-                    "consumer error",
-                    metadata: [
-                        "kafka.topic": "\(topic)", "kafka.partition": "\(message.pointee.partition)",
-                        "error": "\(KafkaError(librdkafka: message.pointee.err))",
-                    ])
-            }
-            return nil
+    /// Whether `message` is a record; a consumer error is logged unless it only marks a partition's end.
+    private func isRecord(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Bool {
+        guard message.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR else { return true }
+        // Consumer errors (unknown topic, broker gone, partition EOF) are informational: librdkafka recovers.
+        if message.pointee.err != RD_KAFKA_RESP_ERR__PARTITION_EOF {
+            context.logger.warning(
+                "consumer error",
+                metadata: [
+                    "kafka.topic": "\(message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "")",
+                    "kafka.partition": "\(message.pointee.partition)",
+                    "error": "\(KafkaError(librdkafka: message.pointee.err))",
+                ])
         }
-        return Self.record(message, topic: topic)
+        return false
     }
 
-    static func record(_ message: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> KafkaRecord {
-        let m = message.pointee
-        var headers: [KafkaHeader] = []
-        var headerList: OpaquePointer?
-        if rd_kafka_message_headers(message, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
-            var name: UnsafePointer<CChar>?
-            var value: UnsafeRawPointer?
-            var size = 0
-            var index = 0
-            while rd_kafka_header_get_all(headerList, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                headers.append(
-                    KafkaHeader(
-                        key: name.map { String(cString: $0) } ?? "",
-                        value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
-                index += 1
-            }
-        }
+    private static func timestamp(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> Int64? {
         var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         let timestamp = rd_kafka_message_timestamp(message, &timestampType)
+        return timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp
+    }
+
+    /// The message's headers, parsed by librdkafka (which caches them in the message: not thread-safe).
+    static func headers(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader] {
+        var headerList: OpaquePointer?
+        guard rd_kafka_message_headers(message, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList else {
+            return []
+        }
+        var headers: [KafkaHeader] = []
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        var index = 0
+        while rd_kafka_header_get_all(headerList, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            headers.append(
+                KafkaHeader(
+                    key: name.map { String(cString: $0) } ?? "",
+                    value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
+            index += 1
+        }
+        return headers
+    }
+
+    /// A record that owns copies of the message's key, value and headers, for a message destroyed right after.
+    static func copiedRecord(_ message: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> KafkaRecord {
+        let m = message.pointee
         return KafkaRecord(
             topic: topic, partition: m.partition, offset: m.offset,
             key: m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) },
             value: m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) },
-            headers: headers,
-            timestampMilliseconds: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp
+            headers: headers(of: message),
+            timestampMilliseconds: timestamp(of: message)
         )
     }
 
@@ -188,7 +216,7 @@ extension RDKafkaClient {
             guard m.partition == partition.partition, m.offset >= offset,
                 String(cString: rd_kafka_topic_name(m.rkt)) == partition.topic
             else { continue }
-            return m.offset < end ? Self.record(message, topic: partition.topic) : nil
+            return m.offset < end ? Self.copiedRecord(message, topic: partition.topic) : nil
         }
         throw KafkaError(code: .timedOut, reason: "reading \(partition) at offset \(offset): no record in time", isRetriable: true)
     }

@@ -292,13 +292,17 @@ struct PipelineRun {
             // Already in the state: re-read after a restart from an older committed offset.
             if let next = run.next, offset < next { continue }
             run.next = offset + 1
-            guard let value = records[index].value else {
-                deadLetters.append(DeadLetter(rejecting: records[index], reason: "null value (tombstone)", field: nil))
-                continue
-            }
             let event: Event
             do {
-                event = try EventDecoder.decode(value)
+                // Decoded where librdkafka holds the value: no copy.
+                let decoded = try records[index].withUnsafeValue { (bytes) throws(EventDecodingError) -> Event? in
+                    try bytes.map(EventDecoder.decode)
+                }
+                guard let decoded else {
+                    deadLetters.append(DeadLetter(rejecting: records[index], reason: "null value (tombstone)", field: nil))
+                    continue
+                }
+                event = decoded
             } catch {
                 metrics.decodeErrors.increment()
                 deadLetters.append(DeadLetter(rejecting: records[index], reason: error.description, field: error.field))
