@@ -49,6 +49,21 @@ import Testing
         }
     }
 
+    /// The store writes the file in parts (header, snapshot, checksum) checksummed part by part: the same
+    /// bytes as ``Checkpoint/encoded()``.
+    @Test func storeWritesExactlyTheEncodedBytes() async throws {
+        let bytes = (0..<100).map { UInt8(truncatingIfNeeded: $0 &* 89 &+ 5) }
+        for split in [0, 1, 7, 8, 9, 50, 100] {
+            #expect(CRC32.checksum(Array(bytes[split...]), continuing: CRC32.checksum(Array(bytes[..<split])))
+                == CRC32.checksum(bytes))
+        }
+        let store = CheckpointStore(directory: Self.temporaryDirectory())
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        let checkpoint = Self.sample()
+        try await store.save(checkpoint)
+        #expect(FileManager.default.contents(atPath: store.path).map(Array.init) == checkpoint.encoded())
+    }
+
     /// Files written before pending refreshes were checkpointed still load, with none owed.
     @Test func readsFormatVersion1WithoutPendingRefreshes() throws {
         var writer = ByteWriter()
