@@ -165,15 +165,29 @@ struct JSONWriter: TextOutputStream {
 
     /// Bytes `value` takes as a JSON string, quotes included.
     static func byteCount(of value: String) -> Int {
-        var count = 2
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x08, 0x09, 0x0A, 0x0C, 0x0D: count += 2
-            case 0..<0x20: count += 6
-            default: count += 1
-            }
+        withUTF8(of: value) { bytes in
+            var count = bytes.count + 2
+            for byte in bytes where needsEscape(byte) { count += hasShortEscape(byte) ? 1 : 5 }
+            return count
         }
-        return count
+    }
+
+    /// Native strings are contiguous UTF-8: read through a pointer, not the `UTF8View`'s iterator.
+    private static func withUTF8<Result>(of value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        if let result = value.utf8.withContiguousStorageIfAvailable(body) { return result }
+        return Array(value.utf8).withUnsafeBufferPointer(body)
+    }
+
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+    }
+
+    /// `\"`, `\\`, `\b`, `\t`, `\n`, `\f`, `\r`; other control bytes take `\u00XX`.
+    private static func hasShortEscape(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x08, 0x09, 0x0A, 0x0C, 0x0D: true
+        default: false
+        }
     }
 
     mutating func raw(_ text: StaticString) {
@@ -193,7 +207,7 @@ struct JSONWriter: TextOutputStream {
     }
 
     mutating func integer(_ value: Int64) {
-        // Digits backwards into a scratch tuple, then forwards into the buffer.
+        // Digits backwards into scratch space, then forwards into the buffer.
         var magnitude = value.magnitude
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
             var start = 20
@@ -221,23 +235,33 @@ struct JSONWriter: TextOutputStream {
 
     mutating func string(_ value: String) {
         append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case 0x08: raw("\\b")
-            case 0x09: raw("\\t")
-            case 0x0A: raw("\\n")
-            case 0x0C: raw("\\f")
-            case 0x0D: raw("\\r")
-            case 0..<0x20:
-                raw("\\u00")
-                append(Self.hexDigits[Int(byte >> 4)])
-                append(Self.hexDigits[Int(byte & 0xF)])
-            default: append(byte)
+        Self.withUTF8(of: value) { bytes in
+            // Runs without escapes are copied whole.
+            var runStart = 0
+            for index in bytes.indices where Self.needsEscape(bytes[index]) {
+                append(UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                escape(bytes[index])
+                runStart = index + 1
             }
+            append(UnsafeBufferPointer(rebasing: bytes[runStart...]))
         }
         append(UInt8(ascii: "\""))
+    }
+
+    private mutating func escape(_ byte: UInt8) {
+        switch byte {
+        case UInt8(ascii: "\""): raw("\\\"")
+        case UInt8(ascii: "\\"): raw("\\\\")
+        case 0x08: raw("\\b")
+        case 0x09: raw("\\t")
+        case 0x0A: raw("\\n")
+        case 0x0C: raw("\\f")
+        case 0x0D: raw("\\r")
+        default:
+            raw("\\u00")
+            append(Self.hexDigits[Int(byte >> 4)])
+            append(Self.hexDigits[Int(byte & 0xF)])
+        }
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
