@@ -42,8 +42,8 @@ final class CheckpointWriter: Sendable {
     private let thread: BackgroundThread
     private let state = Mutex(State.idle)
 
-    /// Added to the writer thread's nice value (Linux; 0–19, higher is lower priority). At 10 the thread gets
-    /// about a tenth of a core that the loop also wants, and any core that is idle.
+    /// Added to the writer thread's nice value (Linux; higher is lower priority, at most 19). At +10 the thread
+    /// gets about a tenth of a core that the loop also wants, and any core that is idle.
     static let niceness: Int32 = 10
 
     init(store: CheckpointStore) {
@@ -160,7 +160,8 @@ final class BackgroundThread: Sendable {
         let thread = Thread { [jobs] in
             #if os(Linux)
             // On Linux, `who` 0 with PRIO_PROCESS is the calling thread only, not the whole process.
-            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
+            let which = __priority_which_t(PRIO_PROCESS.rawValue)
+            _ = setpriority(which, 0, min(getpriority(which, 0) + niceness, 19))
             #endif
             while let job = jobs.next() { job() }
         }
