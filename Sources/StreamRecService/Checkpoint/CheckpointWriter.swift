@@ -74,10 +74,9 @@ final class CheckpointWriter: Sendable {
         thread.async { [self] in
             let started = ContinuousClock.now
             let result = Result { () throws -> Outcome in
-                let (engine, deduplication) = handedOver.take()
-                let checkpoint = Checkpoint(
-                    nextOffsets: nextOffsets, recentEventIDs: deduplication.recent, engineSnapshot: engine.snapshot(),
-                    createdAtMilliseconds: createdAtMilliseconds, pendingRefreshes: pendingRefreshes)
+                let checkpoint = handedOver.checkpoint(
+                    nextOffsets: nextOffsets, createdAtMilliseconds: createdAtMilliseconds,
+                    pendingRefreshes: pendingRefreshes)
                 guard try outputDelivered() else { return .postponed }
                 try store.persist(checkpoint)
                 return .written(Written(
@@ -117,8 +116,9 @@ final class CheckpointWriter: Sendable {
     }
 }
 
-/// The values a checkpoint is made of, handed to the writer's thread, which takes them out (so that the copy
-/// is gone with the job's local variables, not kept by the job's closure until the file is durable).
+/// The engine and dedup window handed to the writer's thread: taken out when the checkpoint is made, so the
+/// copies are gone once ``checkpoint(nextOffsets:createdAtMilliseconds:pendingRefreshes:)`` returns instead of
+/// being kept by the job's closure until the file is durable.
 private final class HandedOver: Sendable {
     private let values: Mutex<(engine: RecommendationEngine, deduplication: DeduplicationWindow)?>
 
@@ -126,9 +126,16 @@ private final class HandedOver: Sendable {
         values = Mutex((engine, deduplication))
     }
 
-    func take() -> (engine: RecommendationEngine, deduplication: DeduplicationWindow) {
-        guard let values = values.withLock({ $0.take() }) else { fatalError("checkpoint values taken twice") }
-        return values
+    func checkpoint(
+        nextOffsets: [KafkaTopicPartition: Int64], createdAtMilliseconds: Int64,
+        pendingRefreshes: [(userID: String, entry: PendingRefreshes.Entry)]
+    ) -> Checkpoint {
+        guard let (engine, deduplication) = values.withLock({ $0.take() }) else {
+            fatalError("a checkpoint's values were taken twice")
+        }
+        return Checkpoint(
+            nextOffsets: nextOffsets, recentEventIDs: deduplication.recent, engineSnapshot: engine.snapshot(),
+            createdAtMilliseconds: createdAtMilliseconds, pendingRefreshes: pendingRefreshes)
     }
 }
 
