@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import StreamRecKafka
 import Testing
 @testable import StreamRecService
@@ -47,6 +48,21 @@ import Testing
             #expect(CRC32.checksum(Array(bytes.prefix(count))) == bitwise(Array(bytes.prefix(count))))
             #expect(CRC32.checksum(bytes[1...].prefix(max(0, count - 1))) == bitwise(Array(bytes[1...].prefix(max(0, count - 1)))))
         }
+    }
+
+    /// The store writes the file in parts (header, snapshot, checksum) checksummed part by part: the same
+    /// bytes as ``Checkpoint/encoded()``.
+    @Test func storeWritesExactlyTheEncodedBytes() async throws {
+        let bytes = (0..<100).map { UInt8(truncatingIfNeeded: $0 &* 89 &+ 5) }
+        for split in [0, 1, 7, 8, 9, 50, 100] {
+            #expect(CRC32.checksum(Array(bytes[split...]), continuing: CRC32.checksum(Array(bytes[..<split])))
+                == CRC32.checksum(bytes))
+        }
+        let store = CheckpointStore(directory: Self.temporaryDirectory())
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        let checkpoint = Self.sample()
+        try await store.save(checkpoint)
+        #expect(FileManager.default.contents(atPath: store.path).map(Array.init) == checkpoint.encoded())
     }
 
     /// Files written before pending refreshes were checkpointed still load, with none owed.
@@ -112,5 +128,29 @@ import Testing
         _ = FileManager.default.createFile(atPath: store.path, contents: Data("garbage".utf8))
         let error = await #expect(throws: CheckpointError.self) { try await store.load() }
         #expect(error?.description.contains(store.path) == true)
+    }
+}
+
+@Suite struct BackgroundThreadTests {
+    /// The checkpoint writer's thread: jobs in order, one at a time, at a lower CPU priority than the caller's
+    /// threads, whose own priority stays as it was.
+    @Test func runsJobsInOrderOnOneThreadAtItsOwnNiceness() async {
+        let callerNiceness = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        let thread = BackgroundThread(name: "test-writer", niceness: 5)
+        let seen = Mutex<[(index: Int, niceness: Int32, thread: UInt)]>([])
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            for index in 0..<100 {
+                thread.async {
+                    let niceness = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+                    seen.withLock { $0.append((index, niceness, UInt(bitPattern: Int(bitPattern: pthread_self())))) }
+                    if index == 99 { done.resume() }
+                }
+            }
+        }
+        let jobs = seen.withLock { $0 }
+        #expect(jobs.map(\.index) == Array(0..<100))
+        #expect(Set(jobs.map(\.thread)).count == 1)
+        #expect(jobs.allSatisfy { $0.niceness == min(callerNiceness + 5, 19) })
+        #expect(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) == callerNiceness)
     }
 }

@@ -54,6 +54,63 @@ import Testing
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         #expect(message.encoded() == Array(try encoder.encode(message)))
     }
+    /// Strings that need every kind of escape, and numbers at the edges of `Double`'s shortest form.
+    static let trickyStrings = [
+        "", "plain", "quote \" backslash \\ slash /", "\u{00}\u{01}\u{08}\u{0B}\u{0C}\u{1F}\u{7F}", "\t\n\r",
+        "é ü 中文 🛒 👩‍👩‍👧", "\u{2028}\u{2029}", String(repeating: "\"", count: 300), String(repeating: "x", count: 5000),
+    ]
+    static let trickyScores: [Double] = [
+        0, -0.0, 1, -1, 0.5, 0.1, 1.0 / 3, 0.812_345_678_9, 1e15, 1e16, 1e17, 123_456_789_012_345_680, 1e-5, 1e-7,
+        1.2345678901234567e-7, .leastNonzeroMagnitude, .leastNormalMagnitude, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+        Double(Float.pi), 2.5e-308, 9_007_199_254_740_992,
+    ]
+
+    @Test func writesWhatJSONEncoderWritesForTrickyStringsAndNumbers() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for (index, text) in Self.trickyStrings.enumerated() {
+            let message = RecommendationMessage(
+                userID: text,
+                recommendations: Self.trickyScores.map { score in
+                    Recommendation(
+                        itemID: text + "-item", score: score,
+                        reasons: [Reason(kind: "co_click", itemID: text), Reason(kind: "query", query: text), Reason(kind: "popular")])
+                },
+                eventTime: index.isMultiple(of: 2) ? .min : .max, generatedAt: -Int64(index),
+                source: .init(topic: text, partition: index.isMultiple(of: 2) ? .min : .max, offset: Int64(index)))
+            let bytes = message.encoded()
+            #expect(bytes == Array(try encoder.encode(message)), "text #\(index)")
+            #expect(try RecommendationMessage(decoding: bytes) == message, "text #\(index)")
+        }
+    }
+
+    @Test func encodesTheEnginesRecommendationsLikeItsOwnItems() {
+        let recommendations = Self.trickyScores.enumerated().map { index, score in
+            Recommendation(itemID: Self.trickyStrings[index % Self.trickyStrings.count], score: score,
+                           reasons: index.isMultiple(of: 3) ? [] : [Reason(kind: "semantic"), Reason(kind: "co_view", itemID: "sku-\(index)")])
+        }
+        let message = RecommendationMessage(
+            userID: "u", recommendations: recommendations, eventTime: 1, generatedAt: 2,
+            source: .init(topic: "events", partition: 0, offset: 3))
+        let empty = RecommendationMessage(
+            userID: "u", recommendations: [], eventTime: 1, generatedAt: 2, source: .init(topic: "events", partition: 0, offset: 3))
+        #expect(empty.encoded(items: recommendations) == message.encoded())
+        #expect(empty.encoded() == Array(#"{"event_time":1,"generated_at":2,"items":[],"model_version":"\#(StreamRecService.modelVersion)","source":{"offset":3,"partition":0,"topic":"events"},"user_id":"u"}"#.utf8))
+    }
+
+    @Test func sizesItsBufferForEveryEscape() {
+        for text in Self.trickyStrings {
+            var escaped: [UInt8] = []
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x08, 0x09, 0x0A, 0x0C, 0x0D: escaped += [UInt8(ascii: "\\"), byte]
+                case 0..<0x20: escaped += Array(String(format: "\\u%04x", byte).utf8)
+                default: escaped.append(byte)
+                }
+            }
+            #expect(JSONWriter.byteCount(of: text) == escaped.count + 2)
+        }
+    }
 }
 
 @Suite struct DeadLetterTests {

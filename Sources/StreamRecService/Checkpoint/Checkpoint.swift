@@ -53,6 +53,17 @@ public struct Checkpoint: Sendable, Equatable {
     /// timestamp or `Int64.min`), engine snapshot, then a CRC-32 of everything before it so a damaged file is
     /// detected.
     public func encoded() -> [UInt8] {
+        var bytes = encodedHeader()
+        let checksum = CRC32.checksum(engineSnapshot, continuing: CRC32.checksum(bytes))
+        bytes += engineSnapshot
+        withUnsafeBytes(of: checksum.littleEndian) { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    /// The file's bytes before the engine snapshot (its length included): ``CheckpointStore`` writes them,
+    /// the snapshot and the checksum one after the other instead of copying a snapshot of hundreds of MB
+    /// into one buffer.
+    func encodedHeader() -> [UInt8] {
         var writer = ByteWriter()
         writer.bytes(Self.magic)
         writer.integer(Self.formatVersion)
@@ -75,8 +86,6 @@ public struct Checkpoint: Sendable, Equatable {
             writer.integer(entry.recordTimestamp ?? Int64.min)
         }
         writer.integer(UInt64(engineSnapshot.count))
-        writer.bytes(engineSnapshot)
-        writer.integer(CRC32.checksum(writer.buffer))
         return writer.buffer
     }
 
@@ -211,13 +220,17 @@ enum CRC32 {
         return table
     }()
 
-    static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBufferPointer { checksum($0) } }
+    /// - Parameter previous: the checksum of the bytes before these (0 when there are none), so a file can
+    ///   be checksummed part by part.
+    static func checksum(_ bytes: [UInt8], continuing previous: UInt32 = 0) -> UInt32 {
+        bytes.withUnsafeBufferPointer { checksum($0, continuing: previous) }
+    }
 
     static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt32 { bytes.withUnsafeBufferPointer { checksum($0) } }
 
-    static func checksum(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32 {
+    static func checksum(_ bytes: UnsafeBufferPointer<UInt8>, continuing previous: UInt32 = 0) -> UInt32 {
         table.withUnsafeBufferPointer { table in
-            var crc: UInt32 = 0xFFFF_FFFF
+            var crc: UInt32 = previous ^ 0xFFFF_FFFF
             var index = 0
             let count = bytes.count
             while index + 8 <= count {

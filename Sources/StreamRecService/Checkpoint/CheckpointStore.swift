@@ -39,27 +39,32 @@ public struct CheckpointStore: Sendable {
     /// Encodes and makes `checkpoint` durable on the calling thread, which it blocks until the disk is done:
     /// call it from a dispatch queue (``save(_:)`` or ``CheckpointWriter``), never from the cooperative pool.
     func persist(_ checkpoint: Checkpoint) throws {
-        let bytes = checkpoint.encoded()
+        // The bytes of `Checkpoint.encoded()`, written in parts: the snapshot is not copied once more.
+        let header = checkpoint.encodedHeader()
+        let checksum = CRC32.checksum(checkpoint.engineSnapshot, continuing: CRC32.checksum(header))
+        let trailer = withUnsafeBytes(of: checksum.littleEndian) { Array($0) }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try Self.writeSynced(bytes, to: temporaryPath)
+        try Self.writeSynced([header, checkpoint.engineSnapshot, trailer], to: temporaryPath)
         guard rename(temporaryPath, path) == 0 else { throw Self.posixError("rename \(temporaryPath)") }
         try Self.syncDirectory(directory)
     }
 
-    private static func writeSynced(_ bytes: [UInt8], to path: String) throws {
+    private static func writeSynced(_ parts: [[UInt8]], to path: String) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard descriptor >= 0 else { throw posixError("open \(path)") }
         defer { close(descriptor) }
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { buffer in
-                write(descriptor, buffer.baseAddress! + written, bytes.count - written)
+        for bytes in parts {
+            var written = 0
+            while written < bytes.count {
+                let result = bytes.withUnsafeBytes { buffer in
+                    write(descriptor, buffer.baseAddress! + written, bytes.count - written)
+                }
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    throw posixError("write \(path)")
+                }
+                written += result
             }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw posixError("write \(path)")
-            }
-            written += result
         }
         guard fsync(descriptor) == 0 else { throw posixError("fsync \(path)") }
     }

@@ -1,15 +1,21 @@
 import Dispatch
+import Foundation
 import StreamRecEngine
 import StreamRecKafka
 import Synchronization
 
-/// Writes checkpoints on a queue of its own so that encoding the engine snapshot, waiting for output and the
+/// Writes checkpoints on a thread of its own so that encoding the engine snapshot, waiting for output and the
 /// fsync never stall the pipeline: the loop hands over a copy of the engine (O(1), the engine is a
 /// copy-on-write value) and goes on; it learns that the file is durable from ``takeFinished()`` or
 /// ``waitForFinished()`` and only then commits the offsets that checkpoint holds. One write at a time.
 ///
 /// The file is written only once the output of the events it holds is delivered (`outputDelivered`):
 /// a restart from it must not lose their recommendations and dead letters.
+///
+/// The thread runs at a lower CPU priority (``niceness``): encoding a snapshot takes hundreds of ms of CPU,
+/// which at full priority took a core from the loop and its recommendations every interval and showed in the
+/// latency tail. The engine copy is let go as soon as the snapshot is encoded, not after the delivery wait
+/// and the fsync: while the writer holds it, every part of the state the loop changes is copied first.
 final class CheckpointWriter: Sendable {
     /// What the loop needs to know about a checkpoint once it is on disk.
     struct Written: Sendable {
@@ -33,11 +39,16 @@ final class CheckpointWriter: Sendable {
     }
 
     let store: CheckpointStore
-    private let queue = DispatchQueue(label: "streamrec.checkpoint-writer")
+    private let thread: BackgroundThread
     private let state = Mutex(State.idle)
+
+    /// Added to the writer thread's nice value (Linux; higher is lower priority, at most 19). At +10 the thread
+    /// gets about a tenth of a core that the loop also wants, and any core that is idle.
+    static let niceness: Int32 = 10
 
     init(store: CheckpointStore) {
         self.store = store
+        thread = BackgroundThread(name: "streamrec.checkpoint-writer", niceness: Self.niceness)
     }
 
     /// True from ``start(engine:nextOffsets:deduplication:pendingRefreshes:createdAtMilliseconds:)`` until its
@@ -49,7 +60,7 @@ final class CheckpointWriter: Sendable {
     /// Begins writing a checkpoint of these values; the caller must have taken the previous outcome.
     ///
     /// - Parameter outputDelivered: blocks until the output of every event in the checkpoint is delivered
-    ///   (false: not in time, the checkpoint is postponed); runs on the writer's queue after the encode.
+    ///   (false: not in time, the checkpoint is postponed); runs on the writer's thread after the encode.
     func start(
         engine: RecommendationEngine, nextOffsets: [KafkaTopicPartition: Int64], deduplication: DeduplicationWindow,
         pendingRefreshes: [(userID: String, entry: PendingRefreshes.Entry)], createdAtMilliseconds: Int64,
@@ -59,12 +70,13 @@ final class CheckpointWriter: Sendable {
             guard case .idle = state else { fatalError("a checkpoint was started while another is unfinished") }
             state = .writing(waiter: nil)
         }
-        queue.async { [self] in
+        let handedOver = HandedOver(engine: engine, deduplication: deduplication)
+        thread.async { [self] in
             let started = ContinuousClock.now
             let result = Result { () throws -> Outcome in
-                let checkpoint = Checkpoint(
-                    nextOffsets: nextOffsets, recentEventIDs: deduplication.recent, engineSnapshot: engine.snapshot(),
-                    createdAtMilliseconds: createdAtMilliseconds, pendingRefreshes: pendingRefreshes)
+                let checkpoint = handedOver.checkpoint(
+                    nextOffsets: nextOffsets, createdAtMilliseconds: createdAtMilliseconds,
+                    pendingRefreshes: pendingRefreshes)
                 guard try outputDelivered() else { return .postponed }
                 try store.persist(checkpoint)
                 return .written(Written(
@@ -101,5 +113,76 @@ final class CheckpointWriter: Sendable {
             if !isWriting { continuation.resume() }
         }
         return takeFinished()
+    }
+}
+
+/// The engine and dedup window handed to the writer's thread: taken out when the checkpoint is made, so the
+/// copies are gone once ``checkpoint(nextOffsets:createdAtMilliseconds:pendingRefreshes:)`` returns instead of
+/// being kept by the job's closure until the file is durable.
+private final class HandedOver: Sendable {
+    private let values: Mutex<(engine: RecommendationEngine, deduplication: DeduplicationWindow)?>
+
+    init(engine: RecommendationEngine, deduplication: DeduplicationWindow) {
+        values = Mutex((engine, deduplication))
+    }
+
+    func checkpoint(
+        nextOffsets: [KafkaTopicPartition: Int64], createdAtMilliseconds: Int64,
+        pendingRefreshes: [(userID: String, entry: PendingRefreshes.Entry)]
+    ) -> Checkpoint {
+        guard let (engine, deduplication) = values.withLock({ $0.take() }) else {
+            fatalError("a checkpoint's values were taken twice")
+        }
+        return Checkpoint(
+            nextOffsets: nextOffsets, recentEventIDs: deduplication.recent, engineSnapshot: engine.snapshot(),
+            createdAtMilliseconds: createdAtMilliseconds, pendingRefreshes: pendingRefreshes)
+    }
+}
+
+/// One thread that runs jobs in order, like a serial `DispatchQueue`, but at a lower CPU priority of its own
+/// (dispatch's threads are shared, so their priority cannot be changed for one job). The thread ends once
+/// this object is gone and its jobs are done.
+final class BackgroundThread: Sendable {
+    private final class Jobs: Sendable {
+        let pending = Mutex<(jobs: [@Sendable () -> Void], isClosed: Bool)>(([], false))
+        let available = DispatchSemaphore(value: 0)
+
+        /// The next job, waiting for one; nil once closed and empty.
+        func next() -> (@Sendable () -> Void)? {
+            while true {
+                available.wait()
+                let next = pending.withLock { pending -> (job: (@Sendable () -> Void)?, isDone: Bool) in
+                    if !pending.jobs.isEmpty { return (pending.jobs.removeFirst(), false) }
+                    return (nil, pending.isClosed)
+                }
+                if let job = next.job { return job }
+                if next.isDone { return nil }
+            }
+        }
+    }
+
+    private let jobs = Jobs()
+
+    init(name: String, niceness: Int32) {
+        let thread = Thread { [jobs] in
+            #if os(Linux)
+            // On Linux, `who` 0 with PRIO_PROCESS is the calling thread only, not the whole process.
+            let which = __priority_which_t(PRIO_PROCESS.rawValue)
+            _ = setpriority(which, 0, min(getpriority(which, 0) + niceness, 19))
+            #endif
+            while let job = jobs.next() { job() }
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    deinit {
+        jobs.pending.withLock { $0.isClosed = true }
+        jobs.available.signal()
+    }
+
+    func async(_ job: @escaping @Sendable () -> Void) {
+        jobs.pending.withLock { $0.jobs.append(job) }
+        jobs.available.signal()
     }
 }

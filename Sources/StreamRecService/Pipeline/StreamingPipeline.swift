@@ -389,11 +389,7 @@ struct PipelineRun {
     ) async -> [[UInt8]] {
         @Sendable func encoded(_ slice: ArraySlice<RecommendationMessage>) -> [[UInt8]] {
             let lists = engine.recommend(userIDs: slice.map(\.userID), k: k, filters: filters)
-            return zip(slice, lists).map { message, list in
-                var message = message
-                message.items = list.map { RecommendationMessage.Item(itemID: $0.itemID, score: $0.score, reasons: $0.reasons) }
-                return message.encoded()
-            }
+            return zip(slice, lists).map { message, list in message.encoded(items: list) }
         }
         // A slice below ~32 users costs more to schedule than it saves.
         let slices = min(ProcessInfo.processInfo.activeProcessorCount, messages.count / 32)
