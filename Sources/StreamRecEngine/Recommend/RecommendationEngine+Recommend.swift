@@ -144,8 +144,8 @@ extension RecommendationEngine {
                 let middle = (low + high) / 2
                 if precedes(best[middle], entry) { low = middle + 1 } else { high = middle }
             }
-            best.insert(entry, at: low)
-            if best.count > limit { best.removeLast() }
+            if best.count == limit { best.removeLast() }  // the entry precedes it (checked above)
+            best.insertShifting(entry, at: low)
         }
         return best
     }
