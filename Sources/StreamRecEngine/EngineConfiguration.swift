@@ -102,8 +102,9 @@ public struct EngineConfiguration: Sendable, Equatable, Codable {
         public var probes = 4
         /// Candidates the semantic source returns. Default 50.
         public var candidates = 50
-        /// Most items scored from the probed lists per query (bounds latency when clusters are lopsided). Default 1,024.
-        public var maxScannedItems = 1_024
+        /// Most items scored from the probed lists per query (bounds latency when clusters are lopsided; the scan
+        /// is the largest part of a recommendation's cost). Default 512.
+        public var maxScannedItems = 512
         public init() {}
     }
 

@@ -23,6 +23,7 @@ struct EngineBenchCommand: ParsableCommand {
     @Option(help: "Users per batched recommend call (the service's way: one call per slice of a batch's users).")
     var recommendBatch = 250
     @Option(help: "PRNG seed.") var seed: UInt64 = 1
+    @Option(help: "YAML engine configuration (as for evaluate); absent keys keep their defaults.") var config: String?
 
     func validate() throws {
         guard users > 0, items > 0, events > 0, recommendations > 0, recommendBatch > 0 else {
@@ -32,7 +33,7 @@ struct EngineBenchCommand: ParsableCommand {
 
     func run() throws {
         var generator = SyntheticStream(users: users, items: items, zipf: zipf, seed: seed)
-        var configuration = EngineConfiguration()
+        var configuration = try config.map(EngineConfigurationFile.load) ?? EngineConfiguration()
         configuration.capacity.maxUsers = max(configuration.capacity.maxUsers, users)
         var engine = RecommendationEngine(configuration: configuration)
         let clock = ContinuousClock()

@@ -68,10 +68,49 @@ import Testing
                     expected.append(key)
                 }
             }
-            #expect(index.keys == expected)
+            #expect(Array(index.keys) == expected)
             for key in Int32(-1_000)..<1_000 { #expect(index.position(of: key) == expected.firstIndex(of: key)) }
             index.removeAll()
             #expect(index.count == 0)
+        }
+    }
+
+    /// Scratch scores and candidates reused across a batch and grown far past their first capacity keep every
+    /// key's sum in first-touch order, and normalising divides the source's lane by its maximum and nothing else.
+    @Test func reusedScratchScoresAccumulateLikeADictionary() {
+        var candidates = CandidateSet()
+        var scores = SlotScores(expectedCount: 4)
+        var random = SplitMix64(seed: 17)
+        for round in 0..<12 {
+            candidates.removeAll()
+            scores.removeAll()
+            var sums: [Int32: Double] = [:]
+            var order: [Int32] = []
+            for _ in 0..<(round % 2 == 0 ? 3_000 : 20) {
+                let item = Int32(random.next(below: 5_000))
+                let value = Double(random.next(below: 1_000)) / 8
+                scores.add(item, value)
+                let (position, isFirst) = candidates.add(item, value, from: .itemCF)
+                #expect(isFirst == (sums[item] == nil))
+                if sums[item] == nil { order.append(item) }
+                sums[item, default: 0] += value
+                #expect(candidates.items[position] == item)
+            }
+            candidates.normalise(.itemCF)
+            // The next source starts after the previous one is normalised (as recommend does).
+            candidates.add(order[0], 1, from: .recent)
+            candidates.normalise(.recent)
+            let maximum = sums.values.max() ?? 0
+            #expect(Array(scores.keys) == order)
+            #expect(Array(candidates.items) == order)
+            for (position, item) in order.enumerated() {
+                #expect(scores.score(of: item) == sums[item])
+                #expect(scores.scores[position] == sums[item])
+                let lanes = candidates.values[position].scores
+                #expect(lanes[Source.itemCF.rawValue] == sums[item]! / maximum)
+                #expect(lanes[Source.recent.rawValue] == (position == 0 ? 1 : 0))
+            }
+            #expect(scores.score(of: 5_001) == nil && candidates.position(of: 5_001) == nil)
         }
     }
 

@@ -114,7 +114,7 @@ struct SessionStore: Sendable, Equatable {
     /// The headers of the slots the serials (bit patterns) would occupy, in order; a header with another serial
     /// means that session left the store (serial 0 is never stored). One tight loop with no branch on what it reads, so the cache misses of
     /// scattered records overlap instead of queueing behind each other.
-    func headers(ofSerials keys: [Int32], into headers: inout [Header]) {
+    func headers(ofSerials keys: UnsafeBufferPointer<Int32>, into headers: inout [Header]) {
         headers.removeAll(keepingCapacity: true)
         headers.reserveCapacity(keys.count)
         guard slotCount > 0 else {

@@ -1,5 +1,5 @@
 /// What a user (or the catalogue) did.
-public enum EventType: String, Sendable, CaseIterable, Codable {
+public enum EventType: String, Sendable, CaseIterable, Codable, BitwiseCopyable {
     case search, click, view, cart, purchase, item
 
     /// Click, view, cart and purchase: events that touch an item on behalf of a user.

@@ -4,10 +4,13 @@
 /// The candidate sources, in blend order.
 enum Source: Int, CaseIterable {
     case recent, sessionNeighbours, itemCF, query, semantic, popular
+
+    /// The number of sources (score lanes in use); computed, so hot loops need no lazy global.
+    static var count: Int { popular.rawValue + 1 }
 }
 
 /// A candidate's per-source scores (each normalised to [0, 1] within its source) and reason details.
-struct Candidate {
+struct Candidate: BitwiseCopyable {
     /// One lane per `Source` (inline storage: no allocation per candidate).
     var scores = SIMD8<Double>()
     /// Bit `Source.rawValue` set once that source scored the candidate.
@@ -51,9 +54,12 @@ extension RecommendationEngine {
     ) -> [[Recommendation]] {
         let trending = rankedTrending()
         var scratch = RecommendScratch(configuration: configuration)
-        return userIDs.map {
-            recommend(userID: $0, sessionID: nil, k: k, filters: filters, trendingRanked: trending, scratch: &scratch)
+        var lists: [[Recommendation]] = []
+        for userID in userIDs {
+            lists.append(recommend(userID: userID, sessionID: nil, k: k, filters: filters, trendingRanked: trending,
+                                   scratch: &scratch))
         }
+        return lists
     }
 
     /// - Parameters:
@@ -84,18 +90,19 @@ extension RecommendationEngine {
                     headers: &scratch.sharedHeaders, into: &scratch.candidates)
             }
             if blend.itemCF > 0 {
-                addCoOccurrence(state, session: serial, decay: scratch.recentDecay, into: &scratch.candidates)
+                addCoOccurrence(state, session: serial, decay: scratch.recentDecay, seeds: &scratch.seeds,
+                                similar: &scratch.similarItems,
+                                occurrences: &scratch.occurrences, into: &scratch.candidates)
             }
             if blend.query > 0 { addQueryClicks(state, into: &scratch.candidates) }
             if blend.semantic > 0 { addSemantic(state, offered: &scratch.semanticOffered, into: &scratch.candidates) }
         }
         if blend.popular > 0 { addPopular(trendingRanked.prefix(max(k * 2, 50)), into: &scratch.candidates) }
-        let candidates = scratch.candidates
 
-        let weights = [blend.recent, blend.sessionNeighbours, blend.itemCF, blend.query, blend.semantic, blend.popular]
+        let weights = scratch.blendWeights
         let excluded = exclusions(user: user, filters: filters)
         // Only the best `limit` are ever read: select them instead of sorting every candidate.
-        var ranked = bestCandidates(candidates, weights: weights, limit: filters.diversity > 0 ? k * 5 : k) {
+        var ranked = bestCandidates(scratch.candidates, weights: weights, limit: filters.diversity > 0 ? k * 5 : k) {
             isAllowed($0, excluded: excluded, filters: filters)
         }
         if filters.diversity > 0 { ranked = diversified(ranked, k: k, diversity: min(filters.diversity, 1)) }
@@ -107,14 +114,14 @@ extension RecommendationEngine {
             Recommendation(
                 itemID: itemTable.names[Int(entry.item)], score: entry.score,
                 reasons: reasons(
-                    for: candidates.position(of: entry.item).map { candidates.values[$0] } ?? Candidate(),
+                    for: scratch.candidates.position(of: entry.item).map { scratch.candidates.values[$0] } ?? Candidate(),
                     weights: weights))
         }
     }
 
     /// The best `limit` allowed candidates with a positive blended score, best first (ties by id).
     private func bestCandidates(
-        _ candidates: CandidateSet, weights: [Double], limit: Int, isAllowed: (Int32) -> Bool
+        _ candidates: borrowing CandidateSet, weights: SIMD8<Double>, limit: Int, isAllowed: (Int32) -> Bool
     ) -> [(item: Int32, score: Double)] {
         let names = itemTable.names
         func precedes(_ a: (item: Int32, score: Double), _ b: (item: Int32, score: Double)) -> Bool {
@@ -122,13 +129,11 @@ extension RecommendationEngine {
         }
         var best: [(item: Int32, score: Double)] = []
         best.reserveCapacity(min(limit, candidates.items.count) + 1)
-        var weightLanes = SIMD8<Double>()
-        for source in Source.allCases { weightLanes[source.rawValue] = weights[source.rawValue] }
         for (position, item) in candidates.items.enumerated() {
             // The same products added in source order as one source at a time, so the same score.
-            let products = weightLanes * candidates.values[position].scores
+            let products = weights * candidates.values[position].scores
             var score = 0.0
-            for lane in 0..<Source.allCases.count { score += products[lane] }
+            for lane in 0..<Source.count { score += products[lane] }
             guard score > 0 else { continue }
             let entry = (item: item, score: score)
             if best.count == limit, !precedes(entry, best[best.count - 1]) { continue }
@@ -139,8 +144,8 @@ extension RecommendationEngine {
                 let middle = (low + high) / 2
                 if precedes(best[middle], entry) { low = middle + 1 } else { high = middle }
             }
-            best.insert(entry, at: low)
-            if best.count > limit { best.removeLast() }
+            if best.count == limit { best.removeLast() }  // the entry precedes it (checked above)
+            best.insertShifting(entry, at: low)
         }
         return best
     }
@@ -170,7 +175,10 @@ extension RecommendationEngine {
         // Items of a long session that fell out of the bounded history still count, below everything remembered.
         if let session {
             let floor = (scores.scores.min() ?? 1) * decay[1]
-            let older = sessions.items(of: session).filter { scores.score(of: $0) == nil && itemTable.isLive($0) }
+            var older: [Int32] = []
+            for item in sessions.items(of: session) where scores.score(of: item) == nil && itemTable.isLive(item) {
+                older.append(item)
+            }
             for (index, item) in older.enumerated() {
                 scores.add(item, floor * Double(index + 1) / Double(older.count + 1))
             }
@@ -223,26 +231,37 @@ extension RecommendationEngine {
         // The first `sampleSize` sessions still in the store are the candidates; ties prefer the newer session:
         // keys are negated serials so "smaller key first" means newer.
         var best = TopScores<Int64>(capacity: settings.neighbours)
-        sessions.headers(ofSerials: shared.keys, into: &headers)
+        let keys = shared.keys
+        let overlaps = shared.scores
         var sampled = 0
-        for (position, key) in shared.keys.enumerated() {
-            let serial = UInt32(bitPattern: key)
-            let header = headers[position]
-            guard serial != 0, header.serial == serial else { continue }
-            sampled += 1
-            if sampled > settings.sampleSize { break }
-            let overlap = shared.scores[position]
-            // A session holds at least one item and recency is at most 1, so overlap × recency, and overlap
-            // itself, bound its score: skip what cannot enter the full list before paying for the exponential.
-            if best.entries.count == best.capacity, let weakest = best.entries.last, overlap < weakest.score {
-                continue
+        var chunkStart = 0
+        // Headers are read in chunks of as many as could still be sampled (more only where sessions left the
+        // store), so the sessions past the sample are never read.
+        scan: while chunkStart < keys.count {
+            let chunkEnd = min(keys.count, chunkStart + max(settings.sampleSize - sampled, 32))
+            sessions.headers(ofSerials: UnsafeBufferPointer(rebasing: keys[chunkStart..<chunkEnd]), into: &headers)
+            for position in chunkStart..<chunkEnd {
+                let serial = UInt32(bitPattern: keys[position])
+                let header = headers[position - chunkStart]
+                guard serial != 0, header.serial == serial else { continue }
+                sampled += 1
+                if sampled > settings.sampleSize { break scan }
+                let overlap = overlaps[position]
+                // A session holds at least one item and recency is at most 1, so overlap × recency, and overlap
+                // itself, bound its score: skip what cannot enter the full list before paying for the exponential.
+                if best.entries.count == best.capacity, let weakest = best.entries.last, overlap < weakest.score {
+                    continue
+                }
+                let recency = exp2(-Double(max(0, now - header.lastTimeMilliseconds)) / halfLife)
+                if best.entries.count == best.capacity, let weakest = best.entries.last,
+                    overlap * recency < weakest.score
+                {
+                    continue
+                }
+                let size = Double(max(header.count, 1))
+                best.offer(-Int64(serial), overlap / size.squareRoot() * recency)
             }
-            let recency = exp2(-Double(max(0, now - header.lastTimeMilliseconds)) / halfLife)
-            if best.entries.count == best.capacity, let weakest = best.entries.last, overlap * recency < weakest.score {
-                continue
-            }
-            let size = Double(max(header.count, 1))
-            best.offer(-Int64(serial), overlap / size.squareRoot() * recency)
+            chunkStart = chunkEnd
         }
 
         for entry in best.entries {
@@ -267,18 +286,20 @@ extension RecommendationEngine {
 
     /// Item-based CF: neighbours of the user's most recent distinct items by cosine on decayed co-occurrence
     /// counts (c(i,j) / √(n(i)·n(j)), which discounts popular items), weighted by the seed's recency.
-    /// - Parameter decay: exp(-steps / recentPositionDecay) by step.
+    /// - Parameters:
+    ///   - decay: exp(-steps / recentPositionDecay) by step.
+    ///   - seeds, similar, occurrences: buffers, emptied here before use.
     private func addCoOccurrence(
-        _ state: UserState, session: UInt32?, decay: DecayTable, into candidates: inout CandidateSet
+        _ state: UserState, session: UInt32?, decay: DecayTable, seeds: inout [Interaction],
+        similar: inout [(item: Int32, similarity: Double)], occurrences: inout [Float],
+        into candidates: inout CandidateSet
     ) {
         let settings = configuration.coOccurrence
-        var seeds: [Interaction] = []
+        seeds.removeAll(keepingCapacity: true)
         for interaction in state.history.reversed() where itemTable.isLive(interaction.item) {
             if seeds.count >= settings.seedItems { break }
             if !seeds.contains(where: { $0.item == interaction.item }) { seeds.append(interaction) }
         }
-        var similar: [(item: Int32, similarity: Double)] = []
-        var occurrences: [Float] = []
         for (step, seed) in seeds.enumerated() {
             let seedOccurrence = Double(items[Int(seed.item)].occurrence)
             guard seedOccurrence > 0 else { continue }
@@ -359,11 +380,11 @@ extension RecommendationEngine {
             offered.insert(item)
             best.offer(item, similarity)
         }
-        merge(best.entries.map { ($0.key, $0.score) }, source: .semantic, into: &candidates)
+        merge(best.entries, source: .semantic, into: &candidates)
     }
 
     private func addPopular(_ ranked: ArraySlice<Int32>, into candidates: inout CandidateSet) {
-        merge(ranked.map { ($0, Double(items[Int($0)].popularity)) }, source: .popular, into: &candidates)
+        merge(ranked.map { (key: $0, score: Double(items[Int($0)].popularity)) }, source: .popular, into: &candidates)
     }
 
     /// The trending list, most popular first (ties by id, the order the trending list is maintained in), each
@@ -380,14 +401,16 @@ extension RecommendationEngine {
     }
 
     /// Adds one source's raw scores, normalised by the source's maximum.
-    private func merge(_ scores: [(Int32, Double)], source: Source, into candidates: inout CandidateSet) {
-        guard let maximum = scores.map(\.1).max(), maximum > 0 else { return }
+    private func merge(_ scores: [(key: Int32, score: Double)], source: Source, into candidates: inout CandidateSet) {
+        var maximum: Double?
+        for (_, score) in scores where maximum.map({ $0 < score }) ?? true { maximum = score }
+        guard let maximum, maximum > 0 else { return }
         for (item, score) in scores {
             candidates.values[candidates.position(adding: item)].scores[source.rawValue] = score / maximum
         }
     }
 
-    private func merge(_ scores: SlotScores, source: Source, into candidates: inout CandidateSet) {
+    private func merge(_ scores: borrowing SlotScores, source: Source, into candidates: inout CandidateSet) {
         guard let maximum = scores.scores.max(), maximum > 0 else { return }
         for (position, item) in scores.keys.enumerated() {
             candidates.values[candidates.position(adding: item)].scores[source.rawValue] =
@@ -462,29 +485,42 @@ extension RecommendationEngine {
         }
     }
 
-    private func reasons(for candidate: Candidate, weights: [Double]) -> [Reason] {
-        var contributions: [(Source, Double)] = Source.allCases.compactMap { source in
-            let value = weights[source.rawValue] * candidate.scores[source.rawValue]
-            return value > 0 ? (source, value) : nil
-        }
-        if contributions.isEmpty { contributions = [(.popular, 0)] }
-        contributions.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.rawValue < $1.0.rawValue }
-        return contributions.prefix(3).map { source, _ in
-            switch source {
-            case .recent: Reason(kind: Reason.Kind.recent)
-            case .sessionNeighbours: Reason(kind: Reason.Kind.similarSessions)
-            case .itemCF:
-                Reason(
-                    kind: Reason.Kind.coOccurrence(candidate.coOccurrenceSeedType),
-                    itemID: itemTable.isLive(candidate.coOccurrenceSeed)
-                        ? itemTable.names[Int(candidate.coOccurrenceSeed)] : nil)
-            case .query:
-                Reason(
-                    kind: Reason.Kind.query,
-                    query: queryTable.isLive(candidate.querySeed) ? queryTable.names[Int(candidate.querySeed)] : nil)
-            case .semantic: Reason(kind: Reason.Kind.semantic)
-            case .popular: Reason(kind: Reason.Kind.popular)
+    private func reasons(for candidate: Candidate, weights: SIMD8<Double>) -> [Reason] {
+        // The up to three largest positive contributions, largest first, ties to the earlier source (a selection,
+        // not a sorted list per item); none at all reads as popular.
+        let contributions = weights * candidate.scores
+        var reasons: [Reason] = []
+        reasons.reserveCapacity(3)
+        var chosen: UInt8 = 0
+        while reasons.count < 3 {
+            var strongest: Int?
+            for lane in 0..<Source.count where chosen & (1 << UInt8(lane)) == 0 && contributions[lane] > 0 {
+                if let current = strongest, !(contributions[lane] > contributions[current]) { continue }
+                strongest = lane
             }
+            guard let lane = strongest ?? (reasons.isEmpty ? Source.popular.rawValue : nil) else { break }
+            chosen |= 1 << UInt8(lane)
+            reasons.append(reason(Source(rawValue: lane)!, for: candidate))
+            if strongest == nil { break }
+        }
+        return reasons
+    }
+
+    private func reason(_ source: Source, for candidate: Candidate) -> Reason {
+        switch source {
+        case .recent: Reason(kind: Reason.Kind.recent)
+        case .sessionNeighbours: Reason(kind: Reason.Kind.similarSessions)
+        case .itemCF:
+            Reason(
+                kind: Reason.Kind.coOccurrence(candidate.coOccurrenceSeedType),
+                itemID: itemTable.isLive(candidate.coOccurrenceSeed)
+                    ? itemTable.names[Int(candidate.coOccurrenceSeed)] : nil)
+        case .query:
+            Reason(
+                kind: Reason.Kind.query,
+                query: queryTable.isLive(candidate.querySeed) ? queryTable.names[Int(candidate.querySeed)] : nil)
+        case .semantic: Reason(kind: Reason.Kind.semantic)
+        case .popular: Reason(kind: Reason.Kind.popular)
         }
     }
 }

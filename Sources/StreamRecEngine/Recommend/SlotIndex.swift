@@ -1,88 +1,135 @@
+/// Growable storage of plain values for one recommend call's scratch. Noncopyable, so it is never shared: its
+/// writes need none of the copy-on-write uniqueness checks, retains and releases that arrays paid on every write
+/// in the hot loops. Positions are checked; the memory is freed when the owner goes away.
+struct ScratchBuffer<Element: BitwiseCopyable>: ~Copyable {
+    private var base: UnsafeMutablePointer<Element>
+    private var capacity: Int
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    /// The elements, valid until the buffer next changes.
+    var elements: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
+
+    subscript(position: Int) -> Element {
+        @inline(__always) unsafeAddress {
+            precondition(UInt(bitPattern: position) < UInt(bitPattern: count), "scratch position out of range")
+            return UnsafePointer(base + position)
+        }
+        @inline(__always) unsafeMutableAddress {
+            precondition(UInt(bitPattern: position) < UInt(bitPattern: count), "scratch position out of range")
+            return base + position
+        }
+    }
+
+    @inline(__always) mutating func append(_ element: Element) {
+        if count == capacity { grow() }
+        (base + count).initialize(to: element)
+        count += 1
+    }
+
+    mutating func removeAll() { count = 0 }
+
+    private mutating func grow() {
+        let larger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+        larger.initialize(from: base, count: count)
+        base.deallocate()
+        base = larger
+        capacity *= 2
+    }
+}
+
 /// An insertion-ordered set of 32-bit slots, each given a dense position (0, 1, 2, … in first-insert order), so
-/// per-key values live in plain arrays beside it. Open addressing with a multiplicative hash: recommend builds a
+/// per-key values live in buffers beside it. Open addressing with a multiplicative hash: recommend builds a
 /// few of these per call, and Swift's `Dictionary` (SipHash per lookup) dominated its cost. Owned by the call
 /// that builds it; nothing is shared between calls or stored in the engine.
-struct SlotIndex {
-    /// Position + 1 of the key in each hash bucket (0 = empty).
-    private var buckets: [Int32]
+struct SlotIndex: ~Copyable {
+    /// Position + 1 of the key in each hash bucket (0 = empty); a power-of-two count.
+    private var buckets: UnsafeMutablePointer<Int32>
+    private var bucketCount: Int
     private var shift: UInt32
-    /// The keys in first-insert order.
-    private(set) var keys: [Int32] = []
+    private var storedKeys: ScratchBuffer<Int32>
 
     init(expectedCount: Int) {
         var bits: UInt32 = 4
         while (1 << bits) < expectedCount * 2 { bits += 1 }
-        buckets = [Int32](repeating: 0, count: 1 << bits)
+        bucketCount = 1 << bits
+        buckets = .allocate(capacity: bucketCount)
+        buckets.initialize(repeating: 0, count: bucketCount)
         shift = 32 - bits
-        keys.reserveCapacity(expectedCount)
+        storedKeys = ScratchBuffer(capacity: expectedCount)
     }
 
-    var count: Int { keys.count }
+    deinit { buckets.deallocate() }
 
-    @inline(__always) private func bucket(of key: Int32) -> Int { Self.bucket(of: key, shift: shift) }
+    /// The keys in first-insert order, valid until the index next changes.
+    var keys: UnsafeBufferPointer<Int32> { storedKeys.elements }
+    var count: Int { storedKeys.count }
 
     @inline(__always) private static func bucket(of key: Int32, shift: UInt32) -> Int {
         Int((UInt32(bitPattern: key) &* 0x9E37_79B1) >> shift)
     }
 
     /// The key's position, or nil when it was never inserted.
-    func position(of key: Int32) -> Int? {
-        buckets.withUnsafeBufferPointer { buckets in
-            let mask = buckets.count - 1
-            var bucket = bucket(of: key)
-            while true {
-                let stored = Int(buckets[bucket])
-                if stored == 0 { return nil }
-                if keys[stored - 1] == key { return stored - 1 }
-                bucket = (bucket + 1) & mask
-            }
+    @inline(__always) func position(of key: Int32) -> Int? {
+        let mask = bucketCount - 1
+        var bucket = Self.bucket(of: key, shift: shift)
+        while true {
+            let stored = Int(buckets[bucket])
+            if stored == 0 { return nil }
+            if storedKeys[stored - 1] == key { return stored - 1 }
+            bucket = (bucket + 1) & mask
         }
     }
 
     /// The key's position, inserting it at the end when new.
-    @discardableResult
+    @discardableResult @inline(__always)
     mutating func insert(_ key: Int32) -> (position: Int, inserted: Bool) {
-        if (keys.count + 1) * 2 > buckets.count { grow() }
-        let mask = buckets.count - 1
-        var bucket = bucket(of: key)
+        if (storedKeys.count + 1) * 2 > bucketCount { grow() }
+        let mask = bucketCount - 1
+        var bucket = Self.bucket(of: key, shift: shift)
         while true {
             let stored = Int(buckets[bucket])
             if stored == 0 { break }
-            if keys[stored - 1] == key { return (stored - 1, false) }
+            if storedKeys[stored - 1] == key { return (stored - 1, false) }
             bucket = (bucket + 1) & mask
         }
-        keys.append(key)
-        buckets[bucket] = Int32(keys.count)
-        return (keys.count - 1, true)
+        storedKeys.append(key)
+        buckets[bucket] = Int32(storedKeys.count)
+        return (storedKeys.count - 1, true)
     }
 
     /// Empties the index, keeping its storage for the next use.
     mutating func removeAll() {
-        if keys.count * 8 >= buckets.count {
-            buckets.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        if storedKeys.count * 8 >= bucketCount {
+            buckets.update(repeating: 0, count: bucketCount)
         } else {
             // Each key's bucket holds its position + 1; searching for that exact value (not stopping at empty
             // buckets) finds it even after other buckets of its run were cleared.
-            let keys = keys
-            let shift = shift
-            buckets.withUnsafeMutableBufferPointer { buckets in
-                let mask = buckets.count - 1
-                for (position, key) in keys.enumerated() {
-                    var bucket = Self.bucket(of: key, shift: shift)
-                    while Int(buckets[bucket]) != position + 1 { bucket = (bucket + 1) & mask }
-                    buckets[bucket] = 0
-                }
+            let mask = bucketCount - 1
+            for (position, key) in storedKeys.elements.enumerated() {
+                var bucket = Self.bucket(of: key, shift: shift)
+                while Int(buckets[bucket]) != position + 1 { bucket = (bucket + 1) & mask }
+                buckets[bucket] = 0
             }
         }
-        keys.removeAll(keepingCapacity: true)
+        storedKeys.removeAll()
     }
 
     private mutating func grow() {
+        buckets.deallocate()
+        bucketCount *= 2
         shift -= 1
-        buckets = [Int32](repeating: 0, count: buckets.count * 2)
-        let mask = buckets.count - 1
-        for (position, key) in keys.enumerated() {
-            var bucket = bucket(of: key)
+        buckets = .allocate(capacity: bucketCount)
+        buckets.initialize(repeating: 0, count: bucketCount)
+        let mask = bucketCount - 1
+        for (position, key) in storedKeys.elements.enumerated() {
+            var bucket = Self.bucket(of: key, shift: shift)
             while buckets[bucket] != 0 { bucket = (bucket + 1) & mask }
             buckets[bucket] = Int32(position + 1)
         }
@@ -90,62 +137,51 @@ struct SlotIndex {
 }
 
 /// Scores accumulated per item in first-touch order (a source's raw scores before normalisation).
-struct SlotScores {
-    private(set) var index: SlotIndex
-    private(set) var scores: [Double] = []
+struct SlotScores: ~Copyable {
+    private var index: SlotIndex
+    private var values: ScratchBuffer<Double>
 
     init(expectedCount: Int) {
         index = SlotIndex(expectedCount: expectedCount)
-        scores.reserveCapacity(expectedCount)
+        values = ScratchBuffer(capacity: expectedCount)
     }
 
-    var keys: [Int32] { index.keys }
+    /// Keys and their scores in first-touch order, valid until the scores next change.
+    var keys: UnsafeBufferPointer<Int32> { index.keys }
+    var scores: UnsafeBufferPointer<Double> { values.elements }
     var count: Int { index.count }
 
     /// Adds `value` to the key's score; returns the key's position.
-    @discardableResult
+    @discardableResult @inline(__always)
     mutating func add(_ key: Int32, _ value: Double) -> Int {
         let (position, inserted) = index.insert(key)
-        if inserted { scores.append(value) } else { scores[position] += value }
+        if inserted { values.append(value) } else { values[position] += value }
         return position
     }
 
-    func score(of key: Int32) -> Double? { index.position(of: key).map { scores[$0] } }
+    @inline(__always) func score(of key: Int32) -> Double? { index.position(of: key).map { values[$0] } }
 
     /// Empties the scores, keeping their storage.
     mutating func removeAll() {
         index.removeAll()
-        scores.removeAll(keepingCapacity: true)
-    }
-}
-
-extension SlotScores {
-    /// Adds `value` to the key's score when the key is present; returns whether it was.
-    mutating func addIfPresent(_ key: Int32, _ value: Double) -> Bool {
-        guard let position = index.position(of: key) else { return false }
-        scores[position] += value
-        return true
+        values.removeAll()
     }
 }
 
 /// The candidates of one recommend call with their per-source scores, in first-touch order.
-struct CandidateSet {
-    private(set) var index = SlotIndex(expectedCount: 1024)
-    var values: [Candidate] = []
+struct CandidateSet: ~Copyable {
+    private var index = SlotIndex(expectedCount: 1024)
+    /// Per candidate, by position.
+    var values = ScratchBuffer<Candidate>(capacity: 1024)
     /// Positions of the candidates the source being accumulated has touched, in first-touch order.
-    private var touched: [Int32] = []
-    private var touchedScores: [Double] = []
+    private var touched = ScratchBuffer<Int32>(capacity: 1024)
 
-    init() {
-        values.reserveCapacity(1024)
-        touched.reserveCapacity(1024)
-        touchedScores.reserveCapacity(1024)
-    }
+    init() {}
 
-    var items: [Int32] { index.keys }
+    var items: UnsafeBufferPointer<Int32> { index.keys }
 
     /// The item's position, adding an empty candidate when new.
-    mutating func position(adding item: Int32) -> Int {
+    @inline(__always) mutating func position(adding item: Int32) -> Int {
         let (position, inserted) = index.insert(item)
         if inserted { values.append(Candidate()) }
         return position
@@ -155,7 +191,7 @@ struct CandidateSet {
 
     /// Adds `value` to the item's raw score from `source`, adding the candidate when new; returns its position and
     /// whether this is the source's first score for it. A source accumulates this way, then ``normalise(_:)``.
-    @discardableResult
+    @discardableResult @inline(__always)
     mutating func add(_ item: Int32, _ value: Double, from source: Source) -> (position: Int, isFirst: Bool) {
         let position = position(adding: item)
         let bit = UInt8(1) << UInt8(source.rawValue)
@@ -173,22 +209,27 @@ struct CandidateSet {
     /// give), or zeroes them when the maximum is not positive; call once per source after its ``add(_:_:from:)``s.
     mutating func normalise(_ source: Source) {
         let lane = source.rawValue
-        touchedScores.removeAll(keepingCapacity: true)
-        for position in touched { touchedScores.append(values[Int(position)].scores[lane]) }
-        if let maximum = touchedScores.max(), maximum > 0 {
-            for position in touched { values[Int(position)].scores[lane] /= maximum }
+        // The first largest in touch order, as `max()` over the scores in that order picks it.
+        var maximum: Double?
+        for position in touched.elements {
+            let score = values[Int(position)].scores[lane]
+            if let current = maximum, !(current < score) { continue }
+            maximum = score
+        }
+        if let maximum, maximum > 0 {
+            for position in touched.elements { values[Int(position)].scores[lane] /= maximum }
         } else {
             // What a skipped merge leaves: no score from this source (the candidate itself scores 0 if new).
-            for position in touched { values[Int(position)].scores[lane] = 0 }
+            for position in touched.elements { values[Int(position)].scores[lane] = 0 }
         }
-        touched.removeAll(keepingCapacity: true)
+        touched.removeAll()
     }
 
     /// Empties the set, keeping its storage.
     mutating func removeAll() {
         index.removeAll()
-        values.removeAll(keepingCapacity: true)
-        touched.removeAll(keepingCapacity: true)
+        values.removeAll()
+        touched.removeAll()
     }
 }
 
@@ -217,12 +258,14 @@ struct SlotBits {
 
 /// The buffers of a recommend call, reused by the next call of a batch (`recommend(userIDs:k:filters:)`): emptied,
 /// not reallocated, so a call allocates little beyond its result. Owned by the call; never shared.
-struct RecommendScratch {
+struct RecommendScratch: ~Copyable {
     /// exp(-steps back / recentPositionDecay) and the other position decays by step: the values the formulas
     /// give, computed once per batch instead of hundreds of times per call.
     let recentDecay: DecayTable
     let sessionPositionDecay: DecayTable
     let neighbourPositionDecay: DecayTable
+    /// The blend weights by source lane.
+    let blendWeights: SIMD8<Double>
     /// The session-kNN IDF divisor by the number of recent sessions holding an item, filled on first use.
     var idfDivisors: [Double] = []
     var candidates = CandidateSet()
@@ -232,6 +275,10 @@ struct RecommendScratch {
     /// Sessions sharing an item with the current one, and their headers.
     var sharedSessions = SlotScores(expectedCount: 1024)
     var sharedHeaders: [SessionStore.Header] = []
+    /// Item-CF seeds, their neighbours' similarities and occurrence counts.
+    var seeds: [Interaction] = []
+    var similarItems: [(item: Int32, similarity: Double)] = []
+    var occurrences: [Float] = []
     var semanticOffered = SlotBits()
 
     init(configuration: EngineConfiguration) {
@@ -239,6 +286,11 @@ struct RecommendScratch {
         recentDecay = DecayTable(scale: configuration.blend.recentPositionDecay, count: steps)
         sessionPositionDecay = DecayTable(scale: configuration.sessionNeighbours.positionDecay, count: steps)
         neighbourPositionDecay = DecayTable(scale: configuration.sessionNeighbours.neighbourPositionDecay, count: steps)
+        let blend = configuration.blend
+        var weights = SIMD8<Double>()
+        for (lane, weight) in [blend.recent, blend.sessionNeighbours, blend.itemCF, blend.query, blend.semantic,
+                               blend.popular].enumerated() { weights[lane] = weight }
+        blendWeights = weights
     }
 }
 

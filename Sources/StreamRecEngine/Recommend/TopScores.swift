@@ -1,7 +1,7 @@
 /// The best `capacity` (key, score) pairs offered, kept sorted by score descending, ties by key ascending.
 /// Selecting this way costs O(n log k) instead of sorting all n candidates, and the result does not depend on the
 /// order of the offers (the order is total).
-struct TopScores<Key: Comparable> {
+struct TopScores<Key: Comparable & BitwiseCopyable> {
     let capacity: Int
     private(set) var entries: [(key: Key, score: Double)] = []
 
@@ -17,7 +17,9 @@ struct TopScores<Key: Comparable> {
     mutating func offer(_ key: Key, _ score: Double) {
         let entry = (key: key, score: score)
         if entries.count == capacity {
+            // Full: the entry replaces the last one, which it must precede (so its place is before the end).
             guard let last = entries.last, Self.precedes(entry, last) else { return }
+            entries.removeLast()
         }
         var low = 0
         var high = entries.count
@@ -25,7 +27,22 @@ struct TopScores<Key: Comparable> {
             let middle = (low + high) / 2
             if Self.precedes(entries[middle], entry) { low = middle + 1 } else { high = middle }
         }
-        entries.insert(entry, at: low)
-        if entries.count > capacity { entries.removeLast() }
+        entries.insertShifting(entry, at: low)
+    }
+}
+
+extension Array where Element: BitwiseCopyable {
+    /// `insert(_:at:)` for plain values within reserved capacity: appends, then shifts the tail up one place,
+    /// instead of the generic range replacement `insert` goes through (a call and checks per insert).
+    @inline(__always) mutating func insertShifting(_ element: Element, at position: Int) {
+        append(element)
+        withUnsafeMutableBufferPointer { elements in
+            var index = elements.count - 1
+            while index > position {
+                elements[index] = elements[index - 1]
+                index -= 1
+            }
+            elements[position] = element
+        }
     }
 }
