@@ -8,10 +8,8 @@ import Testing
 struct ConsumedRecordTests {
     @Test("records outlive their consumer, read in place or copied alike; a record without headers has none")
     func recordsOutliveTheirConsumer() async throws {
-        let kafka = try EmbeddedKafka(logger: testLogger())
-        let topic = uniqueName("outlive")
-        try kafka.createTopic(topic, partitions: 1)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let (kafka, topic) = try brokerWithTopic("outlive")
+        let producer = try testProducer(kafka)
         try await producer.send(topic: topic, key: "k0".bytes, value: "v0".bytes)
         try await producer.send(
             topic: topic, key: "k1".bytes, value: "v1".bytes,
@@ -21,7 +19,7 @@ struct ConsumedRecordTests {
 
         var records: [KafkaRecord]
         do {
-            let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+            let consumer = try testConsumer(kafka)
             try consumer.subscribe(topics: [topic])
             records = try await consumeRecords(consumer, count: 3)
             try await consumer.close()
@@ -57,10 +55,8 @@ struct ConsumedRecordTests {
 
     @Test("copies of one record read its headers from many tasks at once and all get them")
     func concurrentHeaderReads() async throws {
-        let kafka = try EmbeddedKafka(logger: testLogger())
-        let topic = uniqueName("headers")
-        try kafka.createTopic(topic, partitions: 1)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let (kafka, topic) = try brokerWithTopic("headers")
+        let producer = try testProducer(kafka)
         let headers = (0..<20).map { KafkaHeader(key: "h\($0)", value: String($0).bytes) }
         for sequence in 0..<50 {
             try await producer.enqueue(topic: topic, key: nil, value: String(sequence).bytes, headers: headers)
@@ -68,7 +64,7 @@ struct ConsumedRecordTests {
         try await producer.flush(timeout: .seconds(30))
         await producer.close()
 
-        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        let consumer = try testConsumer(kafka)
         try consumer.subscribe(topics: [topic])
         let records = try await consumeRecords(consumer, count: 50)
         try await consumer.close()

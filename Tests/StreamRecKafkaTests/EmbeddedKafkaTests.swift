@@ -17,7 +17,7 @@ struct EmbeddedKafkaTests {
 
         let admin = try KafkaAdmin(configuration: testConfiguration(kafka), logger: testLogger())
         #expect(try await admin.listTopics()[topic] == 3)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let producer = try testProducer(kafka)
         let (_, offset) = try await producer.send(topic: topic, key: "k".bytes, value: "v".bytes)
         #expect(offset == 0)
         await producer.close()
@@ -74,9 +74,7 @@ struct EmbeddedKafkaTests {
 
     @Test("statistics are parsed for throughput and lag")
     func statisticsParsed() async throws {
-        let kafka = try EmbeddedKafka(logger: testLogger())
-        let topic = uniqueName("stats")
-        try kafka.createTopic(topic, partitions: 1)
+        let (kafka, topic) = try brokerWithTopic("stats")
         var configuration = testConfiguration(kafka)
         configuration.statisticsInterval = .milliseconds(100)
         let producer = try KafkaProducer(configuration: configuration, logger: testLogger())
@@ -108,10 +106,8 @@ struct EmbeddedKafkaTests {
     /// keys its messages and checks the low watermarks, which is what this pins down.
     @Test("a partition past the mock's ~5 MB drops its oldest records; the low watermark says where the rest start")
     func fullPartitionDropsOldestRecords() async throws {
-        let kafka = try EmbeddedKafka(logger: testLogger())
-        let topic = uniqueName("full")
-        try kafka.createTopic(topic, partitions: 1)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let (kafka, topic) = try brokerWithTopic("full")
+        let producer = try testProducer(kafka)
         let total = 64
         for index in 0..<total {
             try await producer.enqueue(topic: topic, key: nil, value: [UInt8](repeating: UInt8(index), count: 100_000))
@@ -119,7 +115,7 @@ struct EmbeddedKafkaTests {
         try await producer.flush(timeout: .seconds(30))
         await producer.close()
 
-        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        let consumer = try testConsumer(kafka)
         let (low, high) = try await consumer.watermarks(KafkaTopicPartition(topic: topic, partition: 0))
         #expect(high == Int64(total))
         #expect(low > 0)

@@ -8,15 +8,13 @@ import Testing
 struct KcatInteropTests {
     @Test("kcat produces to the embedded broker and our consumer reads it")
     func kcatProducesWeConsume() async throws {
-        let kafka = try EmbeddedKafka(logger: testLogger())
-        let topic = uniqueName("from-kcat")
-        try kafka.createTopic(topic, partitions: 2)
+        let (kafka, topic) = try brokerWithTopic("from-kcat", partitions: 2)
         let lines = (0..<50).map { "key-\($0 % 3):value-\($0)" }
         let output = try await Kcat.run(
             ["-P", "-b", kafka.bootstrapServers, "-t", topic, "-K:"], input: lines.joined(separator: "\n") + "\n")
         #expect(output.status == 0, "kcat failed: \(output.standardError)")
 
-        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        let consumer = try testConsumer(kafka)
         try consumer.subscribe(topics: [topic])
         let records = try await consumeRecords(consumer, count: 50)
         let received = records.map { "\($0.key!.text):\($0.value!.text)" }
@@ -28,10 +26,8 @@ struct KcatInteropTests {
 
     @Test("kcat reads what our producer wrote")
     func weProduceKcatConsumes() async throws {
-        let kafka = try EmbeddedKafka(logger: testLogger())
-        let topic = uniqueName("to-kcat")
-        try kafka.createTopic(topic, partitions: 2)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let (kafka, topic) = try brokerWithTopic("to-kcat", partitions: 2)
+        let producer = try testProducer(kafka)
         let pairs = (0..<50).map { ("key-\($0 % 3)", "value-\($0)") }
         for (key, value) in pairs {
             try await producer.enqueue(

@@ -6,11 +6,9 @@ import Testing
 struct OffsetsForTimesTests {
     @Test("offsetsForTimes + seek lands on the first record at or after the timestamp")
     func offsetsForTimesThenSeek() async throws {
-        let kafka = try EmbeddedKafka(logger: testLogger())
-        let topic = uniqueName("times")
-        try kafka.createTopic(topic, partitions: 1)
+        let (kafka, topic) = try brokerWithTopic("times")
         let partition = KafkaTopicPartition(topic: topic, partition: 0)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let producer = try testProducer(kafka)
         // Record i is stamped base + 10·i, so every answer is known.
         let base: Int64 = 1_700_000_000_000
         for index in 0..<300 {
@@ -19,7 +17,7 @@ struct OffsetsForTimesTests {
         }
         try await producer.flush(timeout: .seconds(10))
 
-        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        let consumer = try testConsumer(kafka)
         try consumer.subscribe(topics: [topic])
         _ = try await consumeRecords(consumer, count: 300)
         #expect(try await consumer.watermarks(partition) == (0, 300))
@@ -63,15 +61,13 @@ struct OffsetsForTimesTests {
 
     @Test("lag counts the records past the committed offset")
     func lagFollowsCommits() async throws {
-        let kafka = try EmbeddedKafka(logger: testLogger())
-        let topic = uniqueName("lag")
-        try kafka.createTopic(topic, partitions: 1)
+        let (kafka, topic) = try brokerWithTopic("lag")
         let partition = KafkaTopicPartition(topic: topic, partition: 0)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let producer = try testProducer(kafka)
         for index in 0..<40 { try await producer.enqueue(topic: topic, key: nil, value: [UInt8(index)]) }
         try await producer.flush(timeout: .seconds(10))
 
-        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        let consumer = try testConsumer(kafka)
         try consumer.subscribe(topics: [topic])
         _ = try await consumeRecords(consumer, count: 40)
         #expect(try await consumer.lag() == [partition: 40])

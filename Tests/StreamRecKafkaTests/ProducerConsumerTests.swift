@@ -7,10 +7,8 @@ import Testing
 struct ProducerConsumerTests {
     @Test("10k messages keep key, value, headers and per-partition order")
     func roundTripKeepsEverything() async throws {
-        let kafka = try EmbeddedKafka(brokers: 3, logger: testLogger())
-        let topic = uniqueName("round-trip")
-        try kafka.createTopic(topic, partitions: 4)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), inFlightLimit: 1000, logger: testLogger())
+        let (kafka, topic) = try brokerWithTopic("round-trip", partitions: 4, brokers: 3)
+        let producer = try testProducer(kafka, inFlightLimit: 1000)
         let total = 10_000
         for sequence in 0..<total {
             try await producer.enqueue(
@@ -22,7 +20,7 @@ struct ProducerConsumerTests {
         try await producer.flush(timeout: .seconds(30))
         #expect(producer.inFlightCount == 0)
 
-        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        let consumer = try testConsumer(kafka)
         try consumer.subscribe(topics: [topic])
         let records = try await consumeRecords(consumer, count: total)
         #expect(records.count == total)
@@ -58,15 +56,13 @@ struct ProducerConsumerTests {
 
     @Test("a tombstone and an empty key arrive as such")
     func tombstoneAndEmptyKey() async throws {
-        let kafka = try EmbeddedKafka(logger: testLogger())
-        let topic = uniqueName("tombstone")
-        try kafka.createTopic(topic, partitions: 1)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let (kafka, topic) = try brokerWithTopic("tombstone")
+        let producer = try testProducer(kafka)
         try await producer.send(topic: topic, key: [], value: nil)
         try await producer.send(topic: topic, key: nil, value: [])
         try await producer.send(topic: topic, key: "k".bytes, value: nil, headers: [KafkaHeader(key: "h", value: [])])
 
-        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        let consumer = try testConsumer(kafka)
         try consumer.subscribe(topics: [topic])
         let records = try await consumeRecords(consumer, count: 3)
         #expect(records.map(\.key) == [[], nil, "k".bytes])
@@ -81,7 +77,7 @@ struct ProducerConsumerTests {
         let kafka = try EmbeddedKafka(logger: testLogger())
         let topics = (0..<3).map { uniqueName("interleaved-\($0)") }
         for topic in topics { try kafka.createTopic(topic, partitions: 1) }
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let producer = try testProducer(kafka)
         let perTopic = 100
         for sequence in 0..<perTopic * topics.count {
             let topic = topics[sequence % topics.count]
@@ -95,7 +91,7 @@ struct ProducerConsumerTests {
         #expect(offset == 0)
         await producer.close()
 
-        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        let consumer = try testConsumer(kafka)
         try consumer.subscribe(topics: topics)
         let records = try await consumeRecords(consumer, count: perTopic * topics.count)
         for (index, topic) in topics.enumerated() {
@@ -107,10 +103,8 @@ struct ProducerConsumerTests {
 
     @Test("send returns the partition and offset of the delivered message")
     func sendReportsPosition() async throws {
-        let kafka = try EmbeddedKafka(logger: testLogger())
-        let topic = uniqueName("position")
-        try kafka.createTopic(topic, partitions: 1)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let (kafka, topic) = try brokerWithTopic("position")
+        let producer = try testProducer(kafka)
         var offsets: [Int64] = []
         for index in 0..<5 {
             let (partition, offset) = try await producer.send(topic: topic, key: nil, value: [UInt8(index)])
@@ -126,7 +120,7 @@ struct ProducerConsumerTests {
     func oversizedMessageThrows() async throws {
         let kafka = try EmbeddedKafka(logger: testLogger())
         let topic = uniqueName("oversized")
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let producer = try testProducer(kafka)
         let huge = [UInt8](repeating: 7, count: 2_000_000)
         let sendError = await #expect(throws: KafkaError.self) {
             try await producer.send(topic: topic, key: nil, value: huge)
@@ -145,10 +139,8 @@ struct ProducerConsumerTests {
 
     @Test("enqueue waits while the in-flight window is full and goes on once deliveries free it")
     func enqueueWaitsForTheWindow() async throws {
-        let kafka = try EmbeddedKafka(brokers: 1, logger: testLogger())
-        let topic = uniqueName("window")
-        try kafka.createTopic(topic, partitions: 1)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), inFlightLimit: 10, logger: testLogger())
+        let (kafka, topic) = try brokerWithTopic("window")
+        let producer = try testProducer(kafka, inFlightLimit: 10)
         try await producer.send(topic: topic, key: nil, value: "0".bytes)
 
         try kafka.setBrokerDown(1)
@@ -165,7 +157,7 @@ struct ProducerConsumerTests {
         try await producer.flush(timeout: .seconds(30))
         #expect(producer.inFlightCount == 0)
 
-        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        let consumer = try testConsumer(kafka)
         try consumer.subscribe(topics: [topic])
         let values = try await consumeRecords(consumer, count: 12).map { $0.value!.text }
         #expect(values == (0...11).map(String.init))
@@ -175,10 +167,8 @@ struct ProducerConsumerTests {
 
     @Test("a delivery mark waits for the messages enqueued before it, not for those after")
     func deliveryMarkCoversEarlierMessagesOnly() async throws {
-        let kafka = try EmbeddedKafka(brokers: 1, logger: testLogger())
-        let topic = uniqueName("mark")
-        try kafka.createTopic(topic, partitions: 2)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let (kafka, topic) = try brokerWithTopic("mark", partitions: 2)
+        let producer = try testProducer(kafka)
         for index in 0..<20 { try await producer.enqueue(topic: topic, key: nil, value: String(index).bytes) }
         let early = producer.markDelivery()
         #expect(try await offThePool { try producer.waitForDelivery(of: early, timeout: .seconds(10)) })
@@ -199,9 +189,7 @@ struct ProducerConsumerTests {
 
     @Test("a delivery mark reports a message that could not be delivered, and so does every later mark")
     func deliveryMarkReportsFailure() async throws {
-        let kafka = try EmbeddedKafka(brokers: 1, logger: testLogger())
-        let topic = uniqueName("mark-failure")
-        try kafka.createTopic(topic, partitions: 1)
+        let (kafka, topic) = try brokerWithTopic("mark-failure")
         // A short message timeout makes "lost" fail fast; a short reconnect backoff lets the sends around it
         // reach the broker well within that timeout (the default backoff grows to seconds while it is down).
         let producer = try KafkaProducer(
@@ -241,11 +229,9 @@ struct ProducerConsumerTests {
 
     @Test("once enqueues stop, reports are served without a flush; the window holds throughout")
     func reportsServedAfterEnqueuesStop() async throws {
-        let kafka = try EmbeddedKafka(brokers: 1, logger: testLogger())
-        let topic = uniqueName("hand-over")
-        try kafka.createTopic(topic, partitions: 1)
+        let (kafka, topic) = try brokerWithTopic("hand-over")
         let limit = 64
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), inFlightLimit: limit, logger: testLogger())
+        let producer = try testProducer(kafka, inFlightLimit: limit)
         // Far more than the window: the enqueuing task fills it, waits, and serves reports itself in between.
         let total = 2_000
         for index in 0..<total {
@@ -261,7 +247,7 @@ struct ProducerConsumerTests {
         let (_, offset) = try await producer.send(topic: topic, key: nil, value: String(total).bytes)
         #expect(offset == Int64(total))
 
-        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        let consumer = try testConsumer(kafka)
         try consumer.subscribe(topics: [topic])
         let values = try await consumeRecords(consumer, count: total + 1).map { $0.value!.text }
         #expect(values == (0...total).map(String.init))
@@ -275,7 +261,7 @@ struct ProducerConsumerTests {
         let topic = uniqueName("resume")
         let group = uniqueName("group")
         try kafka.createTopic(topic, partitions: 2)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let producer = try testProducer(kafka)
         for index in 0..<200 {
             try await producer.enqueue(topic: topic, key: "k\(index % 5)".bytes, value: String(index).bytes)
         }
@@ -309,10 +295,8 @@ struct ProducerConsumerTests {
 
     @Test("with the broker down during produce, messages are retried and all delivered once it is back")
     func brokerDownDuringProduce() async throws {
-        let kafka = try EmbeddedKafka(brokers: 1, logger: testLogger())
-        let topic = uniqueName("fault")
-        try kafka.createTopic(topic, partitions: 2)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let (kafka, topic) = try brokerWithTopic("fault", partitions: 2)
+        let producer = try testProducer(kafka)
         for index in 0..<50 { try await producer.enqueue(topic: topic, key: nil, value: String(index).bytes) }
         try await producer.flush(timeout: .seconds(10))
 
@@ -329,7 +313,7 @@ struct ProducerConsumerTests {
         #expect(sentWhileDown >= 0)
         try await producer.flush(timeout: .seconds(30))
 
-        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        let consumer = try testConsumer(kafka)
         try consumer.subscribe(topics: [topic])
         let records = try await consumeRecords(consumer, count: 151)
         let values = records.map { Int($0.value!.text)! }
@@ -341,13 +325,11 @@ struct ProducerConsumerTests {
 
     @Test("pause stops a partition's records until resume")
     func pauseAndResume() async throws {
-        let kafka = try EmbeddedKafka(logger: testLogger())
-        let topic = uniqueName("pause")
-        try kafka.createTopic(topic, partitions: 1)
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let (kafka, topic) = try brokerWithTopic("pause")
+        let producer = try testProducer(kafka)
         try await producer.send(topic: topic, key: nil, value: "before".bytes)
 
-        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+        let consumer = try testConsumer(kafka)
         try consumer.subscribe(topics: [topic])
         _ = try await consumeRecords(consumer, count: 1)
         let partition = KafkaTopicPartition(topic: topic, partition: 0)

@@ -50,7 +50,7 @@ struct RebalanceTests {
         let group = uniqueName("group")
         try kafka.createTopic(topic, partitions: 4)
         let all = Set((0..<4).map { KafkaTopicPartition(topic: topic, partition: $0) })
-        let producer = try KafkaProducer(configuration: testConfiguration(kafka), logger: testLogger())
+        let producer = try testProducer(kafka)
         for index in 0..<100 { try await producer.enqueue(topic: topic, key: "k\(index)".bytes, value: [1]) }
         try await producer.flush(timeout: .seconds(10))
 

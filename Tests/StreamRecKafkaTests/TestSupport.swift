@@ -31,6 +31,24 @@ func testConfiguration(_ kafka: EmbeddedKafka, _ extra: [String: String] = [:]) 
 /// `KAFKA_TEST_DEBUG=cgrp,fetch swift test …` turns on librdkafka debug contexts and debug logging.
 private let debugProperties = ProcessInfo.processInfo.environment["KAFKA_TEST_DEBUG"].map { ["debug": $0] } ?? [:]
 
+/// An embedded broker with one new topic: where most tests start.
+func brokerWithTopic(_ prefix: String, partitions: Int = 1, brokers: Int = 1) throws -> (kafka: EmbeddedKafka, topic: String) {
+    let kafka = try EmbeddedKafka(brokers: brokers, logger: testLogger())
+    let topic = uniqueName(prefix)
+    try kafka.createTopic(topic, partitions: partitions)
+    return (kafka, topic)
+}
+
+/// A producer with the test settings.
+func testProducer(_ kafka: EmbeddedKafka, inFlightLimit: Int = 100_000) throws -> KafkaProducer {
+    try KafkaProducer(configuration: testConfiguration(kafka), inFlightLimit: inFlightLimit, logger: testLogger())
+}
+
+/// A consumer with the test settings, alone in a new group.
+func testConsumer(_ kafka: EmbeddedKafka) throws -> KafkaConsumer {
+    try KafkaConsumer(configuration: testConfiguration(kafka), groupID: uniqueName("g"), logger: testLogger())
+}
+
 struct TestTimeout: Error, CustomStringConvertible {
     var description: String
 }
