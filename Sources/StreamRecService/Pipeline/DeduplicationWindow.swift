@@ -30,9 +30,11 @@ public struct DeduplicationWindow: Sendable {
 
     /// Records `id`; false when it is already in the window (a duplicate).
     /// - Complexity: O(1) amortised.
-    public mutating func insert(_ id: String) -> Bool {
+    public mutating func insert(_ id: String) -> Bool { insert(id, hash: id.hashValue) }
+
+    /// `insert(_:)` with `id.hashValue` computed by the caller (the pipeline's decode stage, on another thread).
+    mutating func insert(_ id: String, hash: Int) -> Bool {
         guard capacity > 0 else { return true }
-        let hash = id.hashValue
         var slot = hash & mask
         while slots[slot] != 0 {
             let index = Int(slots[slot] - 1)

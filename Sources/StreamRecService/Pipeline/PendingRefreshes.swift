@@ -19,9 +19,26 @@ struct PendingRefreshes {
         var recordTimestamp: Int64?
     }
 
+    /// A user id with its hash, computed once by the pipeline's decode stage (off the thread that applies):
+    /// the table then hashes an `Int` per event instead of the id's bytes.
+    struct UserKey: Hashable, Sendable {
+        let userID: String
+        let hash: Int
+
+        init(_ userID: String, hash: Int) {
+            self.userID = userID
+            self.hash = hash
+        }
+
+        init(_ userID: String) { self.init(userID, hash: userID.hashValue) }
+
+        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+        static func == (lhs: Self, rhs: Self) -> Bool { lhs.hash == rhs.hash && lhs.userID == rhs.userID }
+    }
+
     let maxDelay: Duration
     let maxUsers: Int
-    private(set) var entries: OrderedDictionary<String, Entry> = [:]
+    private(set) var entries: OrderedDictionary<UserKey, Entry> = [:]
     /// When each entry was first owed (same order as `entries`).
     private var owedSince: [ContinuousClock.Instant] = []
     /// How many entries at the front a forced flush (delay, size cap, restore) still owes.
@@ -43,11 +60,15 @@ struct PendingRefreshes {
     var isEmpty: Bool { entries.isEmpty }
 
     /// Entries in order, for a checkpoint.
-    var ordered: [(userID: String, entry: Entry)] { entries.map { ($0.key, $0.value) } }
+    var ordered: [(userID: String, entry: Entry)] { entries.map { ($0.key.userID, $0.value) } }
 
     /// The user's latest applied event; their place in line stays where their first owed refresh put it.
+    mutating func record(_ user: UserKey, _ entry: Entry, now: ContinuousClock.Instant) {
+        if entries.updateValue(entry, forKey: user) == nil { owedSince.append(now) }
+    }
+
     mutating func record(userID: String, _ entry: Entry, now: ContinuousClock.Instant) {
-        if entries.updateValue(entry, forKey: userID) == nil { owedSince.append(now) }
+        record(UserKey(userID), entry, now: now)
     }
 
     /// How many entries are due now: all of them once caught up; while behind, what a forced flush still
@@ -64,7 +85,7 @@ struct PendingRefreshes {
     mutating func takeDue(behind: Bool, now: ContinuousClock.Instant, limit: Int) -> [(userID: String, entry: Entry)] {
         let taken = min(dueCount(behind: behind, now: now), limit)
         guard taken > 0 else { return [] }
-        let due = entries.elements.prefix(taken).map { (userID: $0.key, entry: $0.value) }
+        let due = entries.elements.prefix(taken).map { (userID: $0.key.userID, entry: $0.value) }
         entries.removeFirst(taken)
         owedSince.removeFirst(taken)
         forced = max(0, forced - taken)
@@ -74,12 +95,12 @@ struct PendingRefreshes {
     /// Removes and returns every entry whose source is one of `partitions` (they are being revoked).
     mutating func take(partitions: [KafkaTopicPartition]) -> [(userID: String, entry: Entry)] {
         var taken: [(userID: String, entry: Entry)] = []
-        var keptEntries: OrderedDictionary<String, Entry> = [:]
+        var keptEntries: OrderedDictionary<UserKey, Entry> = [:]
         var keptSince: [ContinuousClock.Instant] = []
         for (index, element) in entries.elements.enumerated() {
             let key = KafkaTopicPartition(topic: element.value.source.topic, partition: element.value.source.partition)
             if partitions.contains(key) {
-                taken.append((element.key, element.value))
+                taken.append((element.key.userID, element.value))
             } else {
                 keptEntries[element.key] = element.value
                 keptSince.append(owedSince[index])

@@ -309,8 +309,9 @@ struct PipelineRun {
 
     /// A record as the decode stage leaves it: decoding needs nothing but the record's bytes, so it runs
     /// ahead on another task; every decision that depends on what came before stays in the apply stage.
+    /// The hashes of the event id and user id are taken here too, for the dedup window and owed refreshes.
     enum DecodedRecord: Sendable {
-        case event(Event)
+        case event(Event, eventIDHash: Int, user: PendingRefreshes.UserKey?)
         case rejected(reason: String, field: String?, isDecodeError: Bool)
 
         init(_ record: KafkaRecord) {
@@ -319,7 +320,12 @@ struct PipelineRun {
                 let decoded = try record.withUnsafeValue { (bytes) throws(EventDecodingError) -> Event? in
                     try bytes.map(EventDecoder.decode)
                 }
-                self = decoded.map(Self.event) ?? .rejected(reason: "null value (tombstone)", field: nil, isDecodeError: false)
+                guard let decoded else {
+                    self = .rejected(reason: "null value (tombstone)", field: nil, isDecodeError: false)
+                    return
+                }
+                self = .event(
+                    decoded, eventIDHash: decoded.eventID?.hashValue ?? 0, user: decoded.userID.map(PendingRefreshes.UserKey.init))
             } catch {
                 self = .rejected(reason: error.description, field: error.field, isDecodeError: true)
             }
@@ -356,15 +362,17 @@ struct PipelineRun {
                 if let next = run.next, offset < next { continue }
                 run.next = offset + 1
                 let event: Event
+                let eventIDHash: Int
+                let user: PendingRefreshes.UserKey?
                 switch record {
-                case .event(let decodedEvent):
-                    event = decodedEvent
+                case .event(let decodedEvent, let decodedEventIDHash, let decodedUser):
+                    (event, eventIDHash, user) = (decodedEvent, decodedEventIDHash, decodedUser)
                 case .rejected(let reason, let field, let isDecodeError):
                     if isDecodeError { applied.decodeErrors += 1 }
                     applied.deadLetters.append(DeadLetter(rejecting: records[index], reason: reason, field: field))
                     continue
                 }
-                if let eventID = event.eventID, !deduplication.insert(eventID) {
+                if let eventID = event.eventID, !deduplication.insert(eventID, hash: eventIDHash) {
                     applied.duplicates += 1
                     continue
                 }
@@ -373,9 +381,9 @@ struct PipelineRun {
                 // two events of a batch.
                 state.withEngine { $0.apply(event) }
                 // The user's last event is the source of their next recommendations.
-                if let userID = event.userID {
+                if let user {
                     pending.record(
-                        userID: userID,
+                        user,
                         .init(
                             source: .init(topic: records[index].topic, partition: records[index].partition, offset: offset),
                             eventTime: event.timestampMilliseconds, recordTimestamp: records[index].timestampMilliseconds),
