@@ -442,6 +442,9 @@ struct PipelineRun {
         metrics.inFlightMessages.record(producer.inFlightCount)
     }
 
+    /// Fewest users a parallel slice of ``recommendationMessages(for:engine:k:filters:)`` gets.
+    static let minimumUsersPerSlice = 4
+
     /// Fills in each message's recommendations and encodes it, in their order, in contiguous slices on as
     /// many cores as there are (`recommend` only reads the engine value, so the slices share it safely).
     static func recommendationMessages(
@@ -451,8 +454,9 @@ struct PipelineRun {
             let lists = engine.recommend(userIDs: slice.map(\.userID), k: k, filters: filters)
             return zip(slice, lists).map { message, list in message.encoded(items: list) }
         }
-        // A slice below ~32 users costs more to schedule than it saves.
-        let slices = min(ProcessInfo.processInfo.activeProcessorCount, messages.count / 32)
+        // A recommendation takes ≈ 100–200 µs, a child task ≈ 10–30 µs to schedule: even the small batches
+        // of a steady, caught-up stream (tens of users) finish sooner split, and their wait is the latency.
+        let slices = min(ProcessInfo.processInfo.activeProcessorCount, messages.count / minimumUsersPerSlice)
         guard slices > 1 else { return encoded(messages[...]) }
         return await withTaskGroup(of: (slice: Int, encoded: [[UInt8]]).self) { group in
             let sliceSize = (messages.count + slices - 1) / slices
