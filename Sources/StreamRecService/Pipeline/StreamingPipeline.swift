@@ -6,7 +6,8 @@ import StreamRecKafka
 
 /// The whole service loop, one batch at a time:
 ///
-///     poll → decode (bad → dead-letter topic) → drop duplicate event_ids → apply to the engine
+///     poll → decode (bad → dead-letter topic; on another task, a slice ahead) → drop duplicate event_ids
+///          → apply to the engine
 ///          → note each touched user's latest event as an owed refresh (``PendingRefreshes``)
 ///          → recommend the due users (in parallel) → publish
 ///          → (every interval) hand a checkpoint to the writer; commit once it is durable
@@ -274,76 +275,135 @@ struct PipelineRun {
     /// refreshes are owed from here on (``refreshDue(behind:)`` publishes them).
     mutating func process(_ records: [KafkaRecord]) async throws {
         guard !records.isEmpty else { return }
-        var deadLetters: [DeadLetter] = []
-        // By `EventType.ordinal`: a dictionary cost a hash per event.
-        var countsByType = [Int](repeating: 0, count: EventType.allCases.count)
-        // Records come in runs of one partition: its position is looked up and stored once per run, not
-        // hashed twice per record.
-        var run = PartitionRun()
-        let now = ContinuousClock.now
-
-        // Indices rather than `for record in records`, which would copy (retain and release) each record.
-        for index in records.indices {
-            if !run.holds(records[index]) {
-                run.store(into: &positions)
-                run = PartitionRun(of: records[index], positions: positions)
-            }
-            let offset = records[index].offset
-            // Already in the state: re-read after a restart from an older committed offset.
-            if let next = run.next, offset < next { continue }
-            run.next = offset + 1
-            let event: Event
-            do {
-                // Decoded where librdkafka holds the value: no copy.
-                let decoded = try records[index].withUnsafeValue { (bytes) throws(EventDecodingError) -> Event? in
-                    try bytes.map(EventDecoder.decode)
-                }
-                guard let decoded else {
-                    deadLetters.append(DeadLetter(rejecting: records[index], reason: "null value (tombstone)", field: nil))
-                    continue
-                }
-                event = decoded
-            } catch {
-                metrics.decodeErrors.increment()
-                deadLetters.append(DeadLetter(rejecting: records[index], reason: error.description, field: error.field))
-                continue
-            }
-            if let eventID = event.eventID, !deduplication.insert(eventID) {
-                metrics.duplicates.increment()
-                continue
-            }
-            countsByType[event.type.ordinal] += 1
-            // Applied here, under the lock for this event only: gathered into an array first, each event
-            // was copied again for the engine's call (a retain and release per string field, ≈ 2 % of
-            // `serve`'s CPU while behind). HTTP requests may read the state between two events of a batch.
-            state.withEngine { $0.apply(event) }
-            // The user's last event is the source of their next recommendations.
-            if let userID = event.userID {
-                pending.record(
-                    userID: userID,
-                    .init(
-                        source: .init(topic: records[index].topic, partition: records[index].partition, offset: offset),
-                        eventTime: event.timestampMilliseconds, recordTimestamp: records[index].timestampMilliseconds),
-                    now: now)
-            }
-        }
-        run.store(into: &positions)
+        let applied = await Self.apply(
+            records, positions: &positions, deduplication: &deduplication, pending: &pending, state: state,
+            now: .now)
         let (userCount, itemCount) = state.withEngine { ($0.userCount, $0.itemCount) }
         metrics.pendingRefreshes.record(pending.count)
 
-        for letter in deadLetters {
+        for letter in applied.deadLetters {
             try await producer.enqueue(
                 topic: configuration.kafka.deadLetterTopic, key: letter.key, value: letter.value, headers: letter.headers)
             logger.debug("dead letter", metadata: ["streamrec.reason": "\(DeadLetter.header(DeadLetter.reasonHeader, in: letter.headers) ?? "")"])
         }
-        metrics.deadLetters.increment(by: Int64(deadLetters.count))
+        metrics.deadLetters.increment(by: Int64(applied.deadLetters.count))
+        if applied.decodeErrors > 0 { metrics.decodeErrors.increment(by: Int64(applied.decodeErrors)) }
+        if applied.duplicates > 0 { metrics.duplicates.increment(by: Int64(applied.duplicates)) }
         // Counted after the owed refreshes are visible in the metric, so a reader of /metrics that sees
         // every event consumed also sees what is still owed for them.
-        for (type, count) in zip(EventType.allCases, countsByType) where count > 0 {
+        for (type, count) in zip(EventType.allCases, applied.countsByType) where count > 0 {
             metrics.countEvent(type: type.rawValue, count: count)
         }
         metrics.users.record(userCount)
         metrics.items.record(itemCount)
+    }
+
+    /// What one batch did besides changing the state.
+    struct AppliedBatch {
+        var deadLetters: [DeadLetter] = []
+        /// By `EventType.ordinal`: a dictionary cost a hash per event.
+        var countsByType = [Int](repeating: 0, count: EventType.allCases.count)
+        var decodeErrors = 0
+        var duplicates = 0
+    }
+
+    /// A record as the decode stage leaves it: decoding needs nothing but the record's bytes, so it runs
+    /// ahead on another task; every decision that depends on what came before stays in the apply stage.
+    /// The hashes of the event id and user id are taken here too, for the dedup window and owed refreshes.
+    enum DecodedRecord: Sendable {
+        case event(Event, eventIDHash: Int, user: PendingRefreshes.UserKey?)
+        case rejected(reason: String, field: String?, isDecodeError: Bool)
+
+        init(_ record: KafkaRecord) {
+            do {
+                // Decoded where librdkafka holds the value: no copy.
+                let decoded = try record.withUnsafeValue { (bytes) throws(EventDecodingError) -> Event? in
+                    try bytes.map(EventDecoder.decode)
+                }
+                guard let decoded else {
+                    self = .rejected(reason: "null value (tombstone)", field: nil, isDecodeError: false)
+                    return
+                }
+                self = .event(
+                    decoded, eventIDHash: decoded.eventID?.hashValue ?? 0, user: decoded.userID.map(PendingRefreshes.UserKey.init))
+            } catch {
+                self = .rejected(reason: error.description, field: error.field, isDecodeError: true)
+            }
+        }
+    }
+
+    /// Records per slice of the decode stage: decoding one (≈ 0.3 ms) costs far more than handing it to
+    /// another task, and the apply stage waits for the first slice only.
+    static let decodeSliceRecords = 512
+
+    /// Applies `records` to the state in two stages: each slice is decoded on another task while the slice
+    /// before it is applied here, so decoding (about a quarter of the per-event work) leaves the thread that
+    /// applies. The apply stage takes the slices in order and alone decides, record by record, what is
+    /// skipped (below the partition's position), dead-lettered, dropped as a duplicate, applied and owed a
+    /// refresh: the outcome is that of applying the records one by one, whatever the slicing.
+    static func apply(
+        _ records: [KafkaRecord], positions: inout [KafkaTopicPartition: Int64],
+        deduplication: inout DeduplicationWindow, pending: inout PendingRefreshes, state: LiveState,
+        now: ContinuousClock.Instant, sliceRecords: Int = decodeSliceRecords
+    ) async -> AppliedBatch {
+        @Sendable func decode(_ range: Range<Int>) -> [DecodedRecord] { records[range].map(DecodedRecord.init) }
+        var applied = AppliedBatch()
+        // Records come in runs of one partition: its position is looked up and stored once per run, not
+        // hashed twice per record.
+        var run = PartitionRun()
+        func applySlice(_ slice: Range<Int>, _ decoded: [DecodedRecord]) {
+            for (index, record) in zip(slice, decoded) {
+                if !run.holds(records[index]) {
+                    run.store(into: &positions)
+                    run = PartitionRun(of: records[index], positions: positions)
+                }
+                let offset = records[index].offset
+                // Already in the state: re-read after a restart from an older committed offset.
+                if let next = run.next, offset < next { continue }
+                run.next = offset + 1
+                let event: Event
+                let eventIDHash: Int
+                let user: PendingRefreshes.UserKey?
+                switch record {
+                case .event(let decodedEvent, let decodedEventIDHash, let decodedUser):
+                    (event, eventIDHash, user) = (decodedEvent, decodedEventIDHash, decodedUser)
+                case .rejected(let reason, let field, let isDecodeError):
+                    if isDecodeError { applied.decodeErrors += 1 }
+                    applied.deadLetters.append(DeadLetter(rejecting: records[index], reason: reason, field: field))
+                    continue
+                }
+                if let eventID = event.eventID, !deduplication.insert(eventID, hash: eventIDHash) {
+                    applied.duplicates += 1
+                    continue
+                }
+                applied.countsByType[event.type.ordinal] += 1
+                // Applied here, under the lock for this event only: HTTP requests may read the state between
+                // two events of a batch.
+                state.withEngine { $0.apply(event) }
+                // The user's last event is the source of their next recommendations.
+                if let user {
+                    pending.record(
+                        user,
+                        .init(
+                            source: .init(topic: records[index].topic, partition: records[index].partition, offset: offset),
+                            eventTime: event.timestampMilliseconds, recordTimestamp: records[index].timestampMilliseconds),
+                        now: now)
+                }
+            }
+        }
+
+        var slice = 0..<min(sliceRecords, records.count)
+        var decoded = decode(slice)
+        while slice.upperBound < records.count {
+            let nextSlice = slice.upperBound..<min(slice.upperBound + sliceRecords, records.count)
+            async let decodingNext = decode(nextSlice)
+            applySlice(slice, decoded)
+            decoded = await decodingNext
+            slice = nextSlice
+        }
+        applySlice(slice, decoded)
+        run.store(into: &positions)
+        return applied
     }
 
     /// Publishes the refreshes that are due (see ``PendingRefreshes``), at most `max_backlog_batch_events`
@@ -382,6 +442,9 @@ struct PipelineRun {
         metrics.inFlightMessages.record(producer.inFlightCount)
     }
 
+    /// Fewest users a parallel slice of ``recommendationMessages(for:engine:k:filters:)`` gets.
+    static let minimumUsersPerSlice = 4
+
     /// Fills in each message's recommendations and encodes it, in their order, in contiguous slices on as
     /// many cores as there are (`recommend` only reads the engine value, so the slices share it safely).
     static func recommendationMessages(
@@ -391,8 +454,9 @@ struct PipelineRun {
             let lists = engine.recommend(userIDs: slice.map(\.userID), k: k, filters: filters)
             return zip(slice, lists).map { message, list in message.encoded(items: list) }
         }
-        // A slice below ~32 users costs more to schedule than it saves.
-        let slices = min(ProcessInfo.processInfo.activeProcessorCount, messages.count / 32)
+        // A recommendation takes ≈ 100–200 µs, a child task ≈ 10–30 µs to schedule: even the small batches
+        // of a steady, caught-up stream (tens of users) finish sooner split, and their wait is the latency.
+        let slices = min(ProcessInfo.processInfo.activeProcessorCount, messages.count / minimumUsersPerSlice)
         guard slices > 1 else { return encoded(messages[...]) }
         return await withTaskGroup(of: (slice: Int, encoded: [[UInt8]]).self) { group in
             let sliceSize = (messages.count + slices - 1) / slices
