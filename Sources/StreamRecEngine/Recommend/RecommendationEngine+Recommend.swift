@@ -95,7 +95,10 @@ extension RecommendationEngine {
                                 occurrences: &scratch.occurrences, into: &scratch.candidates)
             }
             if blend.query > 0 { addQueryClicks(state, into: &scratch.candidates) }
-            if blend.semantic > 0 { addSemantic(state, offered: &scratch.semanticOffered, into: &scratch.candidates) }
+            if blend.semantic > 0 {
+                addSemantic(state, scored: &scratch.semanticScores, offered: &scratch.semanticOffered,
+                            into: &scratch.candidates)
+            }
         }
         if blend.popular > 0 { addPopular(trendingRanked.prefix(max(k * 2, 50)), into: &scratch.candidates) }
 
@@ -230,7 +233,7 @@ extension RecommendationEngine {
         let halfLife = max(settings.recencyHalfLifeSeconds, 0.001) * 1000
         // The first `sampleSize` sessions still in the store are the candidates; ties prefer the newer session:
         // keys are negated serials so "smaller key first" means newer.
-        var best = TopScores<Int64>(capacity: settings.neighbours)
+        var best = TopHeap<Int64>(capacity: settings.neighbours)
         let keys = shared.keys
         let overlaps = shared.scores
         var sampled = 0
@@ -249,22 +252,16 @@ extension RecommendationEngine {
                 let overlap = overlaps[position]
                 // A session holds at least one item and recency is at most 1, so overlap × recency, and overlap
                 // itself, bound its score: skip what cannot enter the full list before paying for the exponential.
-                if best.entries.count == best.capacity, let weakest = best.entries.last, overlap < weakest.score {
-                    continue
-                }
+                if best.isFull, let weakest = best.weakest, overlap < weakest.score { continue }
                 let recency = exp2(-Double(max(0, now - header.lastTimeMilliseconds)) / halfLife)
-                if best.entries.count == best.capacity, let weakest = best.entries.last,
-                    overlap * recency < weakest.score
-                {
-                    continue
-                }
+                if best.isFull, let weakest = best.weakest, overlap * recency < weakest.score { continue }
                 let size = Double(max(header.count, 1))
                 best.offer(-Int64(serial), overlap / size.squareRoot() * recency)
             }
             chunkStart = chunkEnd
         }
 
-        for entry in best.entries {
+        for entry in best.sorted() {
             let similarity = entry.score
             let neighbourItems = sessions.items(of: UInt32(-entry.key))
             // The shared item the current session touched most recently anchors the neighbour.
@@ -291,7 +288,7 @@ extension RecommendationEngine {
     ///   - seeds, similar, occurrences: buffers, emptied here before use.
     private func addCoOccurrence(
         _ state: UserState, session: UInt32?, decay: DecayTable, seeds: inout [Interaction],
-        similar: inout [(item: Int32, similarity: Double)], occurrences: inout [Float],
+        similar: inout ScratchBuffer<ScoredKey<Int32>>, occurrences: inout ScratchBuffer<Float>,
         into candidates: inout CandidateSet
     ) {
         let settings = configuration.coOccurrence
@@ -305,11 +302,11 @@ extension RecommendationEngine {
             guard seedOccurrence > 0 else { continue }
             let sessionFactor = seed.session == session ? 1 : configuration.blend.otherSessionFactor
             let seedWeight = configuration.behaviourWeights.weight(seed.type) * sessionFactor * decay[step]
-            similar.removeAll(keepingCapacity: true)
+            similar.removeAll()
             let entries = items[Int(seed.item)].neighbours.entries
             // The neighbours' states are scattered: read their normalisers in one pass without branches on what
             // it reads, so the cache misses overlap, before filtering.
-            occurrences.removeAll(keepingCapacity: true)
+            occurrences.removeAll()
             items.withUnsafeBufferPointer { items in
                 for entry in entries {
                     let slot = Int(entry.key)
@@ -319,14 +316,17 @@ extension RecommendationEngine {
             for (index, entry) in entries.enumerated() where itemTable.isLive(entry.key) {
                 let occurrence = Double(occurrences[index])
                 guard occurrence > 0 else { continue }
-                similar.append((entry.key, Double(entry.weight) / (seedOccurrence * occurrence).squareRoot()))
+                similar.append(
+                    ScoredKey(key: entry.key, score: Double(entry.weight) / (seedOccurrence * occurrence).squareRoot()))
             }
-            if similar.count > settings.neighboursPerItem {
-                similar.sort { $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.item < $1.item }
+            var chosen = similar.mutableElements
+            if chosen.count > settings.neighboursPerItem {
+                // The most similar, most similar first (ties by item), as sorting all of them gives.
+                chosen = UnsafeMutableBufferPointer(rebasing: chosen[..<chosen.selectBest(settings.neighboursPerItem)])
             }
-            for neighbour in similar.prefix(settings.neighboursPerItem) {
-                let contribution = seedWeight * neighbour.similarity
-                let (position, isFirst) = candidates.add(neighbour.item, contribution, from: .itemCF)
+            for neighbour in chosen {
+                let contribution = seedWeight * neighbour.score
+                let (position, isFirst) = candidates.add(neighbour.key, contribution, from: .itemCF)
                 // The item's strongest seed (the first one on ties).
                 if isFirst || contribution > candidates.values[position].coOccurrenceContribution {
                     candidates.values[position].coOccurrenceContribution = contribution
@@ -360,19 +360,56 @@ extension RecommendationEngine {
     }
 
     /// The nearest items to the user's interest vector, through the IVF index.
-    /// - Parameter offered: emptied here; the items that passed the checks below so far.
-    private func addSemantic(_ state: UserState, offered: inout SlotBits, into candidates: inout CandidateSet) {
+    /// - Parameters:
+    ///   - scored: emptied here; the live items scanned with their similarities.
+    ///   - offered: emptied here before use.
+    private func addSemantic(
+        _ state: UserState, scored: inout ScratchBuffer<ScoredKey<Int32>>, offered: inout SlotBits,
+        into candidates: inout CandidateSet
+    ) {
         var interest = state.interest
         VectorMath.normalize(&interest)
         guard VectorMath.norm(interest) > 0 else { return }
+        let capacity = configuration.semantic.candidates
+        // Score everything scanned, then select the best once (instead of a sorted insert per offer).
+        scored.removeAll()
+        semanticIndex.search(
+            interest, probes: configuration.semantic.probes, scanLimit: configuration.semantic.maxScannedItems,
+            pendingVector: { items[Int($0)].vector }
+        ) { item, similarity in
+            if itemTable.isLive(item) { scored.append(ScoredKey(key: item, score: similarity)) }
+        }
+        let all = scored.mutableElements
+        let best = UnsafeBufferPointer(rebasing: all[..<all.selectBest(capacity)])
+        // An item listed twice in the index (a reused slot) is kept once, with the score the scan order gives it
+        // (see `addSemanticInScanOrder`). That differs from the selection only when a selected item was scanned
+        // more than once: each selected item must be selected once and met once among the scored.
+        offered.removeAll()
+        var selectedTwice = false
+        for entry in best {
+            if offered.contains(entry.key) { selectedTwice = true }
+            offered.insert(entry.key)
+        }
+        var selectedMet = 0
+        for entry in all where offered.contains(entry.key) { selectedMet += 1 }
+        guard !selectedTwice, selectedMet == best.count else {
+            addSemanticInScanOrder(interest, offered: &offered, into: &candidates)
+            return
+        }
+        merge(best, source: .semantic, into: &candidates)
+    }
+
+    /// ``addSemantic(_:scored:offered:into:)`` for an index that lists some item twice: a sorted top list fed in
+    /// scan order, where an item offered again while it is in the list is skipped.
+    /// - Parameter interest: a unit vector.
+    private func addSemanticInScanOrder(_ interest: [Float], offered: inout SlotBits, into candidates: inout CandidateSet) {
         var best = TopScores<Int32>(capacity: configuration.semantic.candidates)
         offered.removeAll()
         semanticIndex.search(
             interest, probes: configuration.semantic.probes, scanLimit: configuration.semantic.maxScannedItems,
             pendingVector: { items[Int($0)].vector }
         ) { item, similarity in
-            // Dead slots are skipped; an item listed twice (a reused slot) offers its score twice, kept once
-            // (only an item offered before can be in the list: the common case skips scanning it).
+            // Only an item offered before can be in the list: the common case skips scanning it.
             guard best.entries.count < best.capacity || similarity >= best.entries.last!.score,
                 itemTable.isLive(item),
                 !offered.contains(item) || !best.entries.contains(where: { $0.key == item })
@@ -407,6 +444,17 @@ extension RecommendationEngine {
         guard let maximum, maximum > 0 else { return }
         for (item, score) in scores {
             candidates.values[candidates.position(adding: item)].scores[source.rawValue] = score / maximum
+        }
+    }
+
+    private func merge(
+        _ scores: UnsafeBufferPointer<ScoredKey<Int32>>, source: Source, into candidates: inout CandidateSet
+    ) {
+        var maximum: Double?
+        for entry in scores where maximum.map({ $0 < entry.score }) ?? true { maximum = entry.score }
+        guard let maximum, maximum > 0 else { return }
+        for entry in scores {
+            candidates.values[candidates.position(adding: entry.key)].scores[source.rawValue] = entry.score / maximum
         }
     }
 

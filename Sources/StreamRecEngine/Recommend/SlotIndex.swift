@@ -16,6 +16,11 @@ struct ScratchBuffer<Element: BitwiseCopyable>: ~Copyable {
     /// The elements, valid until the buffer next changes.
     var elements: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
 
+    /// The elements for reordering in place, valid until the buffer next changes.
+    var mutableElements: UnsafeMutableBufferPointer<Element> {
+        mutating get { UnsafeMutableBufferPointer(start: base, count: count) }
+    }
+
     subscript(position: Int) -> Element {
         @inline(__always) unsafeAddress {
             precondition(UInt(bitPattern: position) < UInt(bitPattern: count), "scratch position out of range")
@@ -277,9 +282,11 @@ struct RecommendScratch: ~Copyable {
     var sharedHeaders: [SessionStore.Header] = []
     /// Item-CF seeds, their neighbours' similarities and occurrence counts.
     var seeds: [Interaction] = []
-    var similarItems: [(item: Int32, similarity: Double)] = []
-    var occurrences: [Float] = []
+    var similarItems = ScratchBuffer<ScoredKey<Int32>>(capacity: 256)
+    var occurrences = ScratchBuffer<Float>(capacity: 256)
     var semanticOffered = SlotBits()
+    /// The live items the semantic scan scored, in scan order.
+    var semanticScores = ScratchBuffer<ScoredKey<Int32>>(capacity: 1024)
 
     init(configuration: EngineConfiguration) {
         let steps = max(configuration.capacity.historyPerUser, configuration.capacity.itemsPerSession)
