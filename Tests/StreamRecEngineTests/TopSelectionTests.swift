@@ -75,7 +75,7 @@ import Testing
 
 extension TopSelectionTests {
     /// The heap keeps exactly the entries, in the same order, as the sorted top list, and its weakest is that
-    /// list's last entry after every offer (the bar session-kNN prunes against).
+    /// list's last entry after every offer (the bar session-kNN and the semantic scan prune against).
     @Test func topHeapKeepsWhatTheSortedListKeeps() {
         var random = SplitMix64(seed: 31)
         for round in 0..<200 {
@@ -91,6 +91,7 @@ extension TopSelectionTests {
                 list.offer(key, score)
                 #expect(heap.isFull == (list.entries.count == capacity))
                 #expect(heap.weakest?.key == list.entries.last?.key)
+                #expect(heap.contains(key) == list.entries.contains { $0.key == key })
             }
             #expect(heap.sorted().map(\.key) == list.entries.map(\.key))
             #expect(heap.sorted().map(\.score) == list.entries.map(\.score))

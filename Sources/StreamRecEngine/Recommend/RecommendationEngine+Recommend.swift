@@ -95,10 +95,7 @@ extension RecommendationEngine {
                                 occurrences: &scratch.occurrences, into: &scratch.candidates)
             }
             if blend.query > 0 { addQueryClicks(state, into: &scratch.candidates) }
-            if blend.semantic > 0 {
-                addSemantic(state, scored: &scratch.semanticScores, offered: &scratch.semanticOffered,
-                            into: &scratch.candidates)
-            }
+            if blend.semantic > 0 { addSemantic(state, offered: &scratch.semanticOffered, into: &scratch.candidates) }
         }
         if blend.popular > 0 { addPopular(trendingRanked.prefix(max(k * 2, 50)), into: &scratch.candidates) }
 
@@ -360,64 +357,27 @@ extension RecommendationEngine {
     }
 
     /// The nearest items to the user's interest vector, through the IVF index.
-    /// - Parameters:
-    ///   - scored: emptied here; the live items scanned with their similarities.
-    ///   - offered: emptied here before use.
-    private func addSemantic(
-        _ state: UserState, scored: inout ScratchBuffer<ScoredKey<Int32>>, offered: inout SlotBits,
-        into candidates: inout CandidateSet
-    ) {
+    /// - Parameter offered: emptied here; the items that passed the checks below so far.
+    private func addSemantic(_ state: UserState, offered: inout SlotBits, into candidates: inout CandidateSet) {
         var interest = state.interest
         VectorMath.normalize(&interest)
         guard VectorMath.norm(interest) > 0 else { return }
-        let capacity = configuration.semantic.candidates
-        // Score everything scanned, then select the best once (instead of a sorted insert per offer).
-        scored.removeAll()
-        semanticIndex.search(
-            interest, probes: configuration.semantic.probes, scanLimit: configuration.semantic.maxScannedItems,
-            pendingVector: { items[Int($0)].vector }
-        ) { item, similarity in
-            if itemTable.isLive(item) { scored.append(ScoredKey(key: item, score: similarity)) }
-        }
-        let all = scored.mutableElements
-        let best = UnsafeBufferPointer(rebasing: all[..<all.selectBest(capacity)])
-        // An item listed twice in the index (a reused slot) is kept once, with the score the scan order gives it
-        // (see `addSemanticInScanOrder`). That differs from the selection only when a selected item was scanned
-        // more than once: each selected item must be selected once and met once among the scored.
-        offered.removeAll()
-        var selectedTwice = false
-        for entry in best {
-            if offered.contains(entry.key) { selectedTwice = true }
-            offered.insert(entry.key)
-        }
-        var selectedMet = 0
-        for entry in all where offered.contains(entry.key) { selectedMet += 1 }
-        guard !selectedTwice, selectedMet == best.count else {
-            addSemanticInScanOrder(interest, offered: &offered, into: &candidates)
-            return
-        }
-        merge(best, source: .semantic, into: &candidates)
-    }
-
-    /// ``addSemantic(_:scored:offered:into:)`` for an index that lists some item twice: a sorted top list fed in
-    /// scan order, where an item offered again while it is in the list is skipped.
-    /// - Parameter interest: a unit vector.
-    private func addSemanticInScanOrder(_ interest: [Float], offered: inout SlotBits, into candidates: inout CandidateSet) {
-        var best = TopScores<Int32>(capacity: configuration.semantic.candidates)
+        var best = TopHeap<Int32>(capacity: configuration.semantic.candidates)
         offered.removeAll()
         semanticIndex.search(
             interest, probes: configuration.semantic.probes, scanLimit: configuration.semantic.maxScannedItems,
             pendingVector: { items[Int($0)].vector }
         ) { item, similarity in
-            // Only an item offered before can be in the list: the common case skips scanning it.
-            guard best.entries.count < best.capacity || similarity >= best.entries.last!.score,
+            // Dead slots are skipped; an item listed twice (a reused slot) offers its score twice, kept once
+            // (only an item offered before can be in the list: the common case skips scanning it).
+            guard !best.isFull || similarity >= best.weakest?.score ?? .infinity,
                 itemTable.isLive(item),
-                !offered.contains(item) || !best.entries.contains(where: { $0.key == item })
+                !offered.contains(item) || !best.contains(item)
             else { return }
             offered.insert(item)
             best.offer(item, similarity)
         }
-        merge(best.entries, source: .semantic, into: &candidates)
+        best.sorted().withUnsafeBufferPointer { merge($0, source: .semantic, into: &candidates) }
     }
 
     private func addPopular(_ ranked: ArraySlice<Int32>, into candidates: inout CandidateSet) {

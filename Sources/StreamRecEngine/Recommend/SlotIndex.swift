@@ -285,8 +285,6 @@ struct RecommendScratch: ~Copyable {
     var similarItems = ScratchBuffer<ScoredKey<Int32>>(capacity: 256)
     var occurrences = ScratchBuffer<Float>(capacity: 256)
     var semanticOffered = SlotBits()
-    /// The live items the semantic scan scored, in scan order.
-    var semanticScores = ScratchBuffer<ScoredKey<Int32>>(capacity: 1024)
 
     init(configuration: EngineConfiguration) {
         let steps = max(configuration.capacity.historyPerUser, configuration.capacity.itemsPerSession)
@@ -311,7 +309,7 @@ struct DecayTable {
         values = (0..<max(count, 1)).map { exponential(-Double($0) / scale) }
     }
 
-    subscript(steps: Int) -> Double {
+    @inline(__always) subscript(steps: Int) -> Double {
         steps >= 0 && steps < values.count ? values[steps] : exponential(-Double(steps) / scale)
     }
 }

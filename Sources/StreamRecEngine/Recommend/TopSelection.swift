@@ -110,6 +110,31 @@ struct TopHeap<Key: Comparable & BitwiseCopyable> {
         }
     }
 
-    /// The entries kept, best first.
-    func sorted() -> [ScoredKey<Key>] { heap.sorted { $0.precedes($1) } }
+    /// Whether an entry with this key is kept. O(capacity).
+    func contains(_ key: Key) -> Bool { heap.contains { $0.key == key } }
+
+    /// The entries kept, best first: a heap sort (the weakest moved behind the rest one by one), no comparator
+    /// closure or merge buffers.
+    func sorted() -> [ScoredKey<Key>] {
+        var entries = heap
+        entries.withUnsafeMutableBufferPointer { entries in
+            var end = entries.count - 1
+            while end > 0 {
+                let moved = entries[end]
+                entries[end] = entries[0]
+                var position = 0
+                while true {
+                    var child = 2 * position + 1
+                    guard child < end else { break }
+                    if child + 1 < end, entries[child].precedes(entries[child + 1]) { child += 1 }
+                    guard moved.precedes(entries[child]) else { break }
+                    entries[position] = entries[child]
+                    position = child
+                }
+                entries[position] = moved
+                end -= 1
+            }
+        }
+        return entries
+    }
 }
