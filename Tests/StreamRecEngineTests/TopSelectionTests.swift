@@ -75,7 +75,7 @@ import Testing
 
 extension TopSelectionTests {
     /// The heap keeps exactly the entries, in the same order, as the sorted top list, and its weakest is that
-    /// list's last entry after every offer (the bar session-kNN and the semantic scan prune against).
+    /// list's last entry after every offer (the bar the semantic scan prunes against).
     @Test func topHeapKeepsWhatTheSortedListKeeps() {
         var random = SplitMix64(seed: 31)
         for round in 0..<200 {

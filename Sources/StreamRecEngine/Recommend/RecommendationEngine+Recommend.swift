@@ -230,7 +230,7 @@ extension RecommendationEngine {
         let halfLife = max(settings.recencyHalfLifeSeconds, 0.001) * 1000
         // The first `sampleSize` sessions still in the store are the candidates; ties prefer the newer session:
         // keys are negated serials so "smaller key first" means newer.
-        var best = TopHeap<Int64>(capacity: settings.neighbours)
+        var best = TopScores<Int64>(capacity: settings.neighbours)
         let keys = shared.keys
         let overlaps = shared.scores
         var sampled = 0
@@ -246,19 +246,22 @@ extension RecommendationEngine {
                 guard serial != 0, header.serial == serial else { continue }
                 sampled += 1
                 if sampled > settings.sampleSize { break scan }
-                let overlap = overlaps[position]
-                // A session holds at least one item and recency is at most 1, so overlap × recency, and overlap
-                // itself, bound its score: skip what cannot enter the full list before paying for the exponential.
-                if best.isFull, let weakest = best.weakest, overlap < weakest.score { continue }
-                let recency = exp2(-Double(max(0, now - header.lastTimeMilliseconds)) / halfLife)
-                if best.isFull, let weakest = best.weakest, overlap * recency < weakest.score { continue }
                 let size = Double(max(header.count, 1))
-                best.offer(-Int64(serial), overlap / size.squareRoot() * recency)
+                let similarity = overlaps[position] / size.squareRoot()
+                // The score is similarity × recency with recency = 2^-age ≤ 1 (the margin covers rounding): skip
+                // what cannot enter the full list before paying for the exponential.
+                if best.entries.count == best.capacity, let weakest = best.entries.last,
+                    similarity * 1.000_000_001 < weakest.score
+                {
+                    continue
+                }
+                let recency = exp2(-Double(max(0, now - header.lastTimeMilliseconds)) / halfLife)
+                best.offer(-Int64(serial), similarity * recency)
             }
             chunkStart = chunkEnd
         }
 
-        for entry in best.sorted() {
+        for entry in best.entries {
             let similarity = entry.score
             let neighbourItems = sessions.items(of: UInt32(-entry.key))
             // The shared item the current session touched most recently anchors the neighbour.
