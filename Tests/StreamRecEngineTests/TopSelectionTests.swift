@@ -57,7 +57,7 @@ import Testing
             guard VectorMath.norm(interest) > 0 else { continue }
             var best = TopScores<Int32>(capacity: configuration.semantic.candidates)
             index.search(interest, probes: configuration.semantic.probes,
-                         scanLimit: configuration.semantic.maxScannedItems,
+                         scanLimit: configuration.semantic.maxScannedItems, pendingVectors: nil,
                          pendingVector: { engine.items[Int($0)].vector }) { item, similarity in
                 guard engine.itemTable.isLive(item), !best.entries.contains(where: { $0.key == item }) else { return }
                 best.offer(item, similarity)
@@ -95,6 +95,40 @@ extension TopSelectionTests {
             }
             #expect(heap.sorted().map(\.key) == list.entries.map(\.key))
             #expect(heap.sorted().map(\.score) == list.entries.map(\.score))
+        }
+    }
+}
+
+extension TopSelectionTests {
+    /// Pending vectors read once into a block give the same offers, in the same order and bit for bit, as reading
+    /// each vector per search; items without a vector offer nothing; a vector of another length falls back.
+    @Test func pendingVectorBlockScoresLikeTheVectorsThemselves() {
+        var random = SplitMix64(seed: 37)
+        for dimensions in [32, 7] {
+            var index = SemanticIndex(dimensions: dimensions)
+            var vectors: [Int32: [Float]] = [:]
+            for item in Int32(0)..<203 {
+                index.addPending(item)
+                vectors[item] = item % 17 == 0 ? [] : (0..<dimensions).map { _ in Float(random.nextUnit() * 2 - 1) }
+            }
+            let block = index.pendingVectors { vectors[$0]! }
+            #expect(block != nil)
+            for _ in 0..<20 {
+                var query = (0..<dimensions).map { _ in Float(random.nextUnit() * 2 - 1) }
+                VectorMath.normalize(&query)
+                var perItem: [(Int32, UInt64)] = []
+                var fromBlock: [(Int32, UInt64)] = []
+                index.search(query, probes: 4, scanLimit: 512, pendingVectors: nil, pendingVector: { vectors[$0]! }) {
+                    perItem.append(($0, $1.bitPattern))
+                }
+                index.search(query, probes: 4, scanLimit: 512, pendingVectors: block, pendingVector: { vectors[$0]! }) {
+                    fromBlock.append(($0, $1.bitPattern))
+                }
+                #expect(!perItem.isEmpty)
+                #expect(fromBlock.map(\.0) == perItem.map(\.0) && fromBlock.map(\.1) == perItem.map(\.1))
+            }
+            vectors[5] = [1, 2]
+            #expect(index.pendingVectors { vectors[$0]! } == nil)
         }
     }
 }

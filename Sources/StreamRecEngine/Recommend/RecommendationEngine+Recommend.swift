@@ -54,6 +54,9 @@ extension RecommendationEngine {
     ) -> [[Recommendation]] {
         let trending = rankedTrending()
         var scratch = RecommendScratch(configuration: configuration)
+        if configuration.blend.semantic > 0 {
+            scratch.pendingVectors = semanticIndex.pendingVectors { items[Int($0)].vector }
+        }
         var lists: [[Recommendation]] = []
         for userID in userIDs {
             lists.append(recommend(userID: userID, sessionID: nil, k: k, filters: filters, trendingRanked: trending,
@@ -95,7 +98,10 @@ extension RecommendationEngine {
                                 occurrences: &scratch.occurrences, into: &scratch.candidates)
             }
             if blend.query > 0 { addQueryClicks(state, into: &scratch.candidates) }
-            if blend.semantic > 0 { addSemantic(state, offered: &scratch.semanticOffered, into: &scratch.candidates) }
+            if blend.semantic > 0 {
+                addSemantic(state, pendingVectors: scratch.pendingVectors, offered: &scratch.semanticOffered,
+                            into: &scratch.candidates)
+            }
         }
         if blend.popular > 0 { addPopular(trendingRanked.prefix(max(k * 2, 50)), into: &scratch.candidates) }
 
@@ -360,8 +366,13 @@ extension RecommendationEngine {
     }
 
     /// The nearest items to the user's interest vector, through the IVF index.
-    /// - Parameter offered: emptied here; the items that passed the checks below so far.
-    private func addSemantic(_ state: UserState, offered: inout SlotBits, into candidates: inout CandidateSet) {
+    /// - Parameters:
+    ///   - pendingVectors: the index's pending vectors, when read once for a batch.
+    ///   - offered: emptied here; the items that passed the checks below so far.
+    private func addSemantic(
+        _ state: UserState, pendingVectors: SemanticIndex.PendingVectors?, offered: inout SlotBits,
+        into candidates: inout CandidateSet
+    ) {
         var interest = state.interest
         VectorMath.normalize(&interest)
         guard VectorMath.norm(interest) > 0 else { return }
@@ -369,7 +380,7 @@ extension RecommendationEngine {
         offered.removeAll()
         semanticIndex.search(
             interest, probes: configuration.semantic.probes, scanLimit: configuration.semantic.maxScannedItems,
-            pendingVector: { items[Int($0)].vector }
+            pendingVectors: pendingVectors, pendingVector: { items[Int($0)].vector }
         ) { item, similarity in
             // Dead slots are skipped; an item listed twice (a reused slot) offers its score twice, kept once
             // (only an item offered before can be in the list: the common case skips scanning it).

@@ -285,6 +285,8 @@ struct RecommendScratch: ~Copyable {
     var similarItems = ScratchBuffer<ScoredKey<Int32>>(capacity: 256)
     var occurrences = ScratchBuffer<Float>(capacity: 256)
     var semanticOffered = SlotBits()
+    /// The semantic index's pending vectors, read once per batch (nil: read per call).
+    var pendingVectors: SemanticIndex.PendingVectors?
 
     init(configuration: EngineConfiguration) {
         let steps = max(configuration.capacity.historyPerUser, configuration.capacity.itemsPerSession)
