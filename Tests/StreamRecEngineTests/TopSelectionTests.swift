@@ -132,3 +132,26 @@ extension TopSelectionTests {
         }
     }
 }
+
+extension TopSelectionTests {
+    /// The trending ranking cut at a limit is the full ranking's prefix; a single call (which ranks only a prefix)
+    /// still fills past it in the full order when filters deny the whole prefix.
+    @Test func trendingPrefixIsTheFullRankingsPrefix() {
+        var engine = RecommendationEngine()
+        engine.apply(Make.syntheticStream(count: 4_000, users: 80, items: 400))
+        let full = engine.rankedTrending()
+        #expect(full.count > 100)
+        for limit in [0, 1, 50, 99, full.count - 1, full.count, full.count + 5] {
+            #expect(engine.rankedTrending(limit: limit) == Array(full.prefix(limit)))
+        }
+        let names = engine.itemTable.names
+        let filters = RecommendationFilters(denyItems: Set(full.prefix(60).map { names[Int($0)] }))
+        for user in ["u1", "u2", "nobody"] {
+            let single = engine.recommend(userID: user, k: 5, filters: filters)
+            #expect(single == engine.recommend(userIDs: [user], k: 5, filters: filters)[0])
+            #expect(single.count == 5 && single.allSatisfy { !filters.denyItems.contains($0.itemID) })
+        }
+        let unknown = engine.recommend(userID: "nobody", k: 5, filters: filters).map(\.itemID)
+        #expect(unknown == full.dropFirst(60).prefix(5).map { names[Int($0)] })
+    }
+}

@@ -42,8 +42,11 @@ extension RecommendationEngine {
         userID: String, sessionID: String? = nil, k: Int, filters: RecommendationFilters = RecommendationFilters()
     ) -> [Recommendation] {
         var scratch = RecommendScratch(configuration: configuration)
-        return recommend(userID: userID, sessionID: sessionID, k: k, filters: filters, trendingRanked: rankedTrending(),
-                         scratch: &scratch)
+        // One call reads the ranked trending list only as far as the popular source does (the rest only if the
+        // fill runs past it): ranking all of it was 4 % of a call.
+        let read = max(min(k, max(itemCount, 1)) * 2, 50)
+        return recommend(userID: userID, sessionID: sessionID, k: k, filters: filters,
+                         trendingRanked: rankedTrending(limit: read), scratch: &scratch)
     }
 
     /// ``recommend(userID:sessionID:k:filters:)`` for each user in turn (their latest sessions), sharing the
@@ -66,7 +69,7 @@ extension RecommendationEngine {
     }
 
     /// - Parameters:
-    ///   - trendingRanked: ``rankedTrending()`` of this state.
+    ///   - trendingRanked: ``rankedTrending(limit:)`` of this state, with a limit of at least max(2k, 50).
     ///   - scratch: buffers, emptied here before use.
     private func recommend(
         userID: String, sessionID: String?, k: Int, filters: RecommendationFilters, trendingRanked: [Int32],
@@ -400,15 +403,36 @@ extension RecommendationEngine {
 
     /// The trending list, most popular first (ties by id, the order the trending list is maintained in), each
     /// popularity read once instead of twice per comparison from scattered item states.
-    func rankedTrending() -> [Int32] {
+    /// - Parameter limit: how many of the best to return; below the list's length they are selected through a
+    ///   sorted list of `limit` (a threshold compare rejects most items) instead of sorting everything.
+    func rankedTrending(limit: Int = .max) -> [Int32] {
         let names = itemTable.names
+        func precedes(_ a: (item: Int32, popularity: Float), _ b: (item: Int32, popularity: Float)) -> Bool {
+            a.popularity != b.popularity ? a.popularity > b.popularity : names[Int(a.item)] < names[Int(b.item)]
+        }
         var ranked: [(item: Int32, popularity: Float)] = []
         ranked.reserveCapacity(trending.count)
         for item in trending where itemTable.isLive(item) { ranked.append((item, items[Int(item)].popularity)) }
-        ranked.sort {
-            $0.popularity != $1.popularity ? $0.popularity > $1.popularity : names[Int($0.item)] < names[Int($1.item)]
+        guard limit < ranked.count else {
+            ranked.sort(by: precedes)
+            return ranked.map(\.item)
         }
-        return ranked.map(\.item)
+        var best: [(item: Int32, popularity: Float)] = []
+        best.reserveCapacity(limit + 1)
+        for entry in ranked {
+            if best.count == limit {
+                guard let last = best.last, precedes(entry, last) else { continue }
+                best.removeLast()
+            }
+            var low = 0
+            var high = best.count
+            while low < high {
+                let middle = (low + high) / 2
+                if precedes(best[middle], entry) { low = middle + 1 } else { high = middle }
+            }
+            best.insertShifting(entry, at: low)
+        }
+        return best.map(\.item)
     }
 
     /// Adds one source's raw scores, normalised by the source's maximum.
@@ -501,9 +525,18 @@ extension RecommendationEngine {
         filters: RecommendationFilters
     ) {
         var present = Set(ranked.map(\.item))
-        for item in trendingRanked where ranked.count < k {
-            guard isAllowed(item, excluded: excluded, filters: filters), present.insert(item).inserted else { continue }
-            ranked.append((item, 0))
+        func fill(from items: some Sequence<Int32>) {
+            for item in items where ranked.count < k {
+                guard isAllowed(item, excluded: excluded, filters: filters), present.insert(item).inserted else {
+                    continue
+                }
+                ranked.append((item, 0))
+            }
+        }
+        fill(from: trendingRanked)
+        // A prefix of the ranking ran out: the rest, in order.
+        if ranked.count < k, trendingRanked.count < trending.count {
+            fill(from: rankedTrending().dropFirst(trendingRanked.count))
         }
     }
 
