@@ -42,8 +42,11 @@ extension RecommendationEngine {
         userID: String, sessionID: String? = nil, k: Int, filters: RecommendationFilters = RecommendationFilters()
     ) -> [Recommendation] {
         var scratch = RecommendScratch(configuration: configuration)
-        return recommend(userID: userID, sessionID: sessionID, k: k, filters: filters, trendingRanked: rankedTrending(),
-                         scratch: &scratch)
+        // One call reads the ranked trending list only as far as the popular source does (the rest only if the
+        // fill runs past it): ranking all of it was 4 % of a call.
+        let read = max(min(k, max(itemCount, 1)) * 2, 50)
+        return recommend(userID: userID, sessionID: sessionID, k: k, filters: filters,
+                         trendingRanked: rankedTrending(limit: read), scratch: &scratch)
     }
 
     /// ``recommend(userID:sessionID:k:filters:)`` for each user in turn (their latest sessions), sharing the
@@ -54,6 +57,9 @@ extension RecommendationEngine {
     ) -> [[Recommendation]] {
         let trending = rankedTrending()
         var scratch = RecommendScratch(configuration: configuration)
+        if configuration.blend.semantic > 0 {
+            scratch.pendingVectors = semanticIndex.pendingVectors { items[Int($0)].vector }
+        }
         var lists: [[Recommendation]] = []
         for userID in userIDs {
             lists.append(recommend(userID: userID, sessionID: nil, k: k, filters: filters, trendingRanked: trending,
@@ -63,7 +69,7 @@ extension RecommendationEngine {
     }
 
     /// - Parameters:
-    ///   - trendingRanked: ``rankedTrending()`` of this state.
+    ///   - trendingRanked: ``rankedTrending(limit:)`` of this state, with a limit of at least max(2k, 50).
     ///   - scratch: buffers, emptied here before use.
     private func recommend(
         userID: String, sessionID: String?, k: Int, filters: RecommendationFilters, trendingRanked: [Int32],
@@ -95,7 +101,10 @@ extension RecommendationEngine {
                                 occurrences: &scratch.occurrences, into: &scratch.candidates)
             }
             if blend.query > 0 { addQueryClicks(state, into: &scratch.candidates) }
-            if blend.semantic > 0 { addSemantic(state, offered: &scratch.semanticOffered, into: &scratch.candidates) }
+            if blend.semantic > 0 {
+                addSemantic(state, pendingVectors: scratch.pendingVectors, offered: &scratch.semanticOffered,
+                            into: &scratch.candidates)
+            }
         }
         if blend.popular > 0 { addPopular(trendingRanked.prefix(max(k * 2, 50)), into: &scratch.candidates) }
 
@@ -246,20 +255,17 @@ extension RecommendationEngine {
                 guard serial != 0, header.serial == serial else { continue }
                 sampled += 1
                 if sampled > settings.sampleSize { break scan }
-                let overlap = overlaps[position]
-                // A session holds at least one item and recency is at most 1, so overlap × recency, and overlap
-                // itself, bound its score: skip what cannot enter the full list before paying for the exponential.
-                if best.entries.count == best.capacity, let weakest = best.entries.last, overlap < weakest.score {
-                    continue
-                }
-                let recency = exp2(-Double(max(0, now - header.lastTimeMilliseconds)) / halfLife)
+                let size = Double(max(header.count, 1))
+                let similarity = overlaps[position] / size.squareRoot()
+                // The score is similarity × recency with recency = 2^-age ≤ 1 (the margin covers rounding): skip
+                // what cannot enter the full list before paying for the exponential.
                 if best.entries.count == best.capacity, let weakest = best.entries.last,
-                    overlap * recency < weakest.score
+                    similarity * 1.000_000_001 < weakest.score
                 {
                     continue
                 }
-                let size = Double(max(header.count, 1))
-                best.offer(-Int64(serial), overlap / size.squareRoot() * recency)
+                let recency = exp2(-Double(max(0, now - header.lastTimeMilliseconds)) / halfLife)
+                best.offer(-Int64(serial), similarity * recency)
             }
             chunkStart = chunkEnd
         }
@@ -291,7 +297,7 @@ extension RecommendationEngine {
     ///   - seeds, similar, occurrences: buffers, emptied here before use.
     private func addCoOccurrence(
         _ state: UserState, session: UInt32?, decay: DecayTable, seeds: inout [Interaction],
-        similar: inout [(item: Int32, similarity: Double)], occurrences: inout [Float],
+        similar: inout ScratchBuffer<ScoredKey<Int32>>, occurrences: inout ScratchBuffer<Float>,
         into candidates: inout CandidateSet
     ) {
         let settings = configuration.coOccurrence
@@ -305,11 +311,11 @@ extension RecommendationEngine {
             guard seedOccurrence > 0 else { continue }
             let sessionFactor = seed.session == session ? 1 : configuration.blend.otherSessionFactor
             let seedWeight = configuration.behaviourWeights.weight(seed.type) * sessionFactor * decay[step]
-            similar.removeAll(keepingCapacity: true)
+            similar.removeAll()
             let entries = items[Int(seed.item)].neighbours.entries
             // The neighbours' states are scattered: read their normalisers in one pass without branches on what
             // it reads, so the cache misses overlap, before filtering.
-            occurrences.removeAll(keepingCapacity: true)
+            occurrences.removeAll()
             items.withUnsafeBufferPointer { items in
                 for entry in entries {
                     let slot = Int(entry.key)
@@ -319,14 +325,17 @@ extension RecommendationEngine {
             for (index, entry) in entries.enumerated() where itemTable.isLive(entry.key) {
                 let occurrence = Double(occurrences[index])
                 guard occurrence > 0 else { continue }
-                similar.append((entry.key, Double(entry.weight) / (seedOccurrence * occurrence).squareRoot()))
+                similar.append(
+                    ScoredKey(key: entry.key, score: Double(entry.weight) / (seedOccurrence * occurrence).squareRoot()))
             }
-            if similar.count > settings.neighboursPerItem {
-                similar.sort { $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.item < $1.item }
+            var chosen = similar.mutableElements
+            if chosen.count > settings.neighboursPerItem {
+                // The most similar, most similar first (ties by item), as sorting all of them gives.
+                chosen = UnsafeMutableBufferPointer(rebasing: chosen[..<chosen.selectBest(settings.neighboursPerItem)])
             }
-            for neighbour in similar.prefix(settings.neighboursPerItem) {
-                let contribution = seedWeight * neighbour.similarity
-                let (position, isFirst) = candidates.add(neighbour.item, contribution, from: .itemCF)
+            for neighbour in chosen {
+                let contribution = seedWeight * neighbour.score
+                let (position, isFirst) = candidates.add(neighbour.key, contribution, from: .itemCF)
                 // The item's strongest seed (the first one on ties).
                 if isFirst || contribution > candidates.values[position].coOccurrenceContribution {
                     candidates.values[position].coOccurrenceContribution = contribution
@@ -360,27 +369,32 @@ extension RecommendationEngine {
     }
 
     /// The nearest items to the user's interest vector, through the IVF index.
-    /// - Parameter offered: emptied here; the items that passed the checks below so far.
-    private func addSemantic(_ state: UserState, offered: inout SlotBits, into candidates: inout CandidateSet) {
+    /// - Parameters:
+    ///   - pendingVectors: the index's pending vectors, when read once for a batch.
+    ///   - offered: emptied here; the items that passed the checks below so far.
+    private func addSemantic(
+        _ state: UserState, pendingVectors: SemanticIndex.PendingVectors?, offered: inout SlotBits,
+        into candidates: inout CandidateSet
+    ) {
         var interest = state.interest
         VectorMath.normalize(&interest)
         guard VectorMath.norm(interest) > 0 else { return }
-        var best = TopScores<Int32>(capacity: configuration.semantic.candidates)
+        var best = TopHeap<Int32>(capacity: configuration.semantic.candidates)
         offered.removeAll()
         semanticIndex.search(
             interest, probes: configuration.semantic.probes, scanLimit: configuration.semantic.maxScannedItems,
-            pendingVector: { items[Int($0)].vector }
+            pendingVectors: pendingVectors, pendingVector: { items[Int($0)].vector }
         ) { item, similarity in
             // Dead slots are skipped; an item listed twice (a reused slot) offers its score twice, kept once
             // (only an item offered before can be in the list: the common case skips scanning it).
-            guard best.entries.count < best.capacity || similarity >= best.entries.last!.score,
+            guard !best.isFull || similarity >= best.weakest?.score ?? .infinity,
                 itemTable.isLive(item),
-                !offered.contains(item) || !best.entries.contains(where: { $0.key == item })
+                !offered.contains(item) || !best.contains(item)
             else { return }
             offered.insert(item)
             best.offer(item, similarity)
         }
-        merge(best.entries, source: .semantic, into: &candidates)
+        best.sorted().withUnsafeBufferPointer { merge($0, source: .semantic, into: &candidates) }
     }
 
     private func addPopular(_ ranked: ArraySlice<Int32>, into candidates: inout CandidateSet) {
@@ -389,15 +403,36 @@ extension RecommendationEngine {
 
     /// The trending list, most popular first (ties by id, the order the trending list is maintained in), each
     /// popularity read once instead of twice per comparison from scattered item states.
-    func rankedTrending() -> [Int32] {
+    /// - Parameter limit: how many of the best to return; below the list's length they are selected through a
+    ///   sorted list of `limit` (a threshold compare rejects most items) instead of sorting everything.
+    func rankedTrending(limit: Int = .max) -> [Int32] {
         let names = itemTable.names
+        func precedes(_ a: (item: Int32, popularity: Float), _ b: (item: Int32, popularity: Float)) -> Bool {
+            a.popularity != b.popularity ? a.popularity > b.popularity : names[Int(a.item)] < names[Int(b.item)]
+        }
         var ranked: [(item: Int32, popularity: Float)] = []
         ranked.reserveCapacity(trending.count)
         for item in trending where itemTable.isLive(item) { ranked.append((item, items[Int(item)].popularity)) }
-        ranked.sort {
-            $0.popularity != $1.popularity ? $0.popularity > $1.popularity : names[Int($0.item)] < names[Int($1.item)]
+        guard limit < ranked.count else {
+            ranked.sort(by: precedes)
+            return ranked.map(\.item)
         }
-        return ranked.map(\.item)
+        var best: [(item: Int32, popularity: Float)] = []
+        best.reserveCapacity(limit + 1)
+        for entry in ranked {
+            if best.count == limit {
+                guard let last = best.last, precedes(entry, last) else { continue }
+                best.removeLast()
+            }
+            var low = 0
+            var high = best.count
+            while low < high {
+                let middle = (low + high) / 2
+                if precedes(best[middle], entry) { low = middle + 1 } else { high = middle }
+            }
+            best.insertShifting(entry, at: low)
+        }
+        return best.map(\.item)
     }
 
     /// Adds one source's raw scores, normalised by the source's maximum.
@@ -407,6 +442,17 @@ extension RecommendationEngine {
         guard let maximum, maximum > 0 else { return }
         for (item, score) in scores {
             candidates.values[candidates.position(adding: item)].scores[source.rawValue] = score / maximum
+        }
+    }
+
+    private func merge(
+        _ scores: UnsafeBufferPointer<ScoredKey<Int32>>, source: Source, into candidates: inout CandidateSet
+    ) {
+        var maximum: Double?
+        for entry in scores where maximum.map({ $0 < entry.score }) ?? true { maximum = entry.score }
+        guard let maximum, maximum > 0 else { return }
+        for entry in scores {
+            candidates.values[candidates.position(adding: entry.key)].scores[source.rawValue] = entry.score / maximum
         }
     }
 
@@ -479,9 +525,18 @@ extension RecommendationEngine {
         filters: RecommendationFilters
     ) {
         var present = Set(ranked.map(\.item))
-        for item in trendingRanked where ranked.count < k {
-            guard isAllowed(item, excluded: excluded, filters: filters), present.insert(item).inserted else { continue }
-            ranked.append((item, 0))
+        func fill(from items: some Sequence<Int32>) {
+            for item in items where ranked.count < k {
+                guard isAllowed(item, excluded: excluded, filters: filters), present.insert(item).inserted else {
+                    continue
+                }
+                ranked.append((item, 0))
+            }
+        }
+        fill(from: trendingRanked)
+        // A prefix of the ranking ran out: the rest, in order.
+        if ranked.count < k, trendingRanked.count < trending.count {
+            fill(from: rankedTrending().dropFirst(trendingRanked.count))
         }
     }
 

@@ -125,16 +125,61 @@ struct SemanticIndex: Sendable, Equatable {
         return best
     }
 
+    /// The pending items' vectors in one block (rows of `dimensions`, zeros for an item without a vector) with
+    /// their squared norms, for many searches of an unchanged index: each vector is read (with a retain) and its
+    /// norm summed once instead of on every search. nil when some vector is neither empty nor `dimensions` long.
+    struct PendingVectors {
+        fileprivate let rows: [Float]
+        fileprivate let squaredNorms: [Float]
+    }
+
+    /// The pending items' ``PendingVectors``.
+    func pendingVectors(_ vector: (Int32) -> [Float]) -> PendingVectors? {
+        var rows: [Float] = []
+        rows.reserveCapacity(pending.count * dimensions)
+        var squaredNorms: [Float] = []
+        squaredNorms.reserveCapacity(pending.count)
+        for item in pending {
+            let values = vector(item)
+            guard values.count == dimensions else {
+                guard values.isEmpty else { return nil }
+                rows.append(contentsOf: repeatElement(0, count: dimensions))
+                squaredNorms.append(0)
+                continue
+            }
+            // Summed in index order, as `VectorMath.cosine(unit:_:)` sums it.
+            var sum: Float = 0
+            for value in values { sum += value * value }
+            rows.append(contentsOf: values)
+            squaredNorms.append(sum)
+        }
+        return PendingVectors(rows: rows, squaredNorms: squaredNorms)
+    }
+
     /// Scores the items of the lists nearest to `query` (at most `scanLimit` of them) by cosine with their indexed
-    /// unit vectors, and every pending item with `pendingVector`; offers each positive score to `offer`.
+    /// unit vectors, and every pending item with `pendingVector` (or `pendingVectors` of this index, the same
+    /// cosines bit for bit); offers each positive score to `offer`.
     /// - Parameter query: a unit vector.
     /// - Complexity: O(centroids · d + scanLimit · d + pending · d).
     @inline(__always)  // one caller: its `offer` is inlined into the scan loops instead of called per item
     func search(
-        _ query: [Float], probes: Int, scanLimit: Int, pendingVector: (Int32) -> [Float],
-        offer: (Int32, Double) -> Void
+        _ query: [Float], probes: Int, scanLimit: Int, pendingVectors: PendingVectors?,
+        pendingVector: (Int32) -> [Float], offer: (Int32, Double) -> Void
     ) {
         var next = 0
+        if let pendingVectors, pendingVectors.squaredNorms.count == pending.count, query.count == dimensions {
+            // The dot products in dimension order per row, as the cosine functions add them.
+            pendingVectors.rows.withUnsafeBufferPointer { rows in
+                query.withUnsafeBufferPointer { query in
+                    Self.forEachDot(rows: rows, count: pending.count, dimensions: dimensions, with: query) { row, dot in
+                        let squaredNorm = pendingVectors.squaredNorms[row]
+                        let similarity = squaredNorm > 0 ? dot / squaredNorm.squareRoot() : 0
+                        if similarity > 0 { offer(pending[row], Double(similarity)) }
+                    }
+                }
+            }
+            next = pending.count
+        }
         while next + 3 < pending.count {
             let similarities = VectorMath.cosines(
                 unit: query, pendingVector(pending[next]), pendingVector(pending[next + 1]),

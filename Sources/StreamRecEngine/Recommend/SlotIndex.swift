@@ -16,6 +16,11 @@ struct ScratchBuffer<Element: BitwiseCopyable>: ~Copyable {
     /// The elements, valid until the buffer next changes.
     var elements: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
 
+    /// The elements for reordering in place, valid until the buffer next changes.
+    var mutableElements: UnsafeMutableBufferPointer<Element> {
+        mutating get { UnsafeMutableBufferPointer(start: base, count: count) }
+    }
+
     subscript(position: Int) -> Element {
         @inline(__always) unsafeAddress {
             precondition(UInt(bitPattern: position) < UInt(bitPattern: count), "scratch position out of range")
@@ -277,9 +282,11 @@ struct RecommendScratch: ~Copyable {
     var sharedHeaders: [SessionStore.Header] = []
     /// Item-CF seeds, their neighbours' similarities and occurrence counts.
     var seeds: [Interaction] = []
-    var similarItems: [(item: Int32, similarity: Double)] = []
-    var occurrences: [Float] = []
+    var similarItems = ScratchBuffer<ScoredKey<Int32>>(capacity: 256)
+    var occurrences = ScratchBuffer<Float>(capacity: 256)
     var semanticOffered = SlotBits()
+    /// The semantic index's pending vectors, read once per batch (nil: read per call).
+    var pendingVectors: SemanticIndex.PendingVectors?
 
     init(configuration: EngineConfiguration) {
         let steps = max(configuration.capacity.historyPerUser, configuration.capacity.itemsPerSession)
@@ -304,7 +311,7 @@ struct DecayTable {
         values = (0..<max(count, 1)).map { exponential(-Double($0) / scale) }
     }
 
-    subscript(steps: Int) -> Double {
+    @inline(__always) subscript(steps: Int) -> Double {
         steps >= 0 && steps < values.count ? values[steps] : exponential(-Double(steps) / scale)
     }
 }
