@@ -9,11 +9,11 @@ public struct RecommendationEngine: Sendable {
     let textEncoder: any TextEncoder
 
     var userTable = SlotTable()
-    var users: [UserState] = []
+    var users = ChunkedArray<UserState>()
     var itemTable = SlotTable()
-    var items: [ItemState] = []
+    var items = ChunkedArray<ItemState>()
     var queryTable = SlotTable()
-    var queries: [QueryState] = []
+    var queries = ChunkedArray<QueryState>()
     var sessions: SessionStore
     /// Items with the highest popularity (unordered; ranked when read).
     var trending: [Int32] = []
@@ -269,14 +269,14 @@ public struct RecommendationEngine: Sendable {
 
     // Static helpers borrow the arrays: calling an instance method from a mutating one copied the whole engine.
     /// Popularity order with a tie-break on the id, so equal counts rank the same in every run.
-    private static func isLessPopular(_ a: Int32, than b: Int32, items: [ItemState], names: [String]) -> Bool {
+    private static func isLessPopular(_ a: Int32, than b: Int32, items: ChunkedArray<ItemState>, names: [String]) -> Bool {
         let left = items[Int(a)].popularity
         let right = items[Int(b)].popularity
         if left != right { return left < right }
         return names[Int(a)] > names[Int(b)]
     }
 
-    private static func leastPopularIndex(_ list: [Int32], items: [ItemState], names: [String]) -> Int {
+    private static func leastPopularIndex(_ list: [Int32], items: ChunkedArray<ItemState>, names: [String]) -> Int {
         var weakest = 0
         for index in list.indices where isLessPopular(list[index], than: list[weakest], items: items, names: names) {
             weakest = index
