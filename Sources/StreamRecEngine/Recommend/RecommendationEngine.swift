@@ -269,14 +269,14 @@ public struct RecommendationEngine: Sendable {
 
     // Static helpers borrow the arrays: calling an instance method from a mutating one copied the whole engine.
     /// Popularity order with a tie-break on the id, so equal counts rank the same in every run.
-    private static func isLessPopular(_ a: Int32, than b: Int32, items: ChunkedArray<ItemState>, names: [String]) -> Bool {
+    private static func isLessPopular(_ a: Int32, than b: Int32, items: ChunkedArray<ItemState>, names: ChunkedArray<String>) -> Bool {
         let left = items[Int(a)].popularity
         let right = items[Int(b)].popularity
         if left != right { return left < right }
         return names[Int(a)] > names[Int(b)]
     }
 
-    private static func leastPopularIndex(_ list: [Int32], items: ChunkedArray<ItemState>, names: [String]) -> Int {
+    private static func leastPopularIndex(_ list: [Int32], items: ChunkedArray<ItemState>, names: ChunkedArray<String>) -> Int {
         var weakest = 0
         for index in list.indices where isLessPopular(list[index], than: list[weakest], items: items, names: names) {
             weakest = index

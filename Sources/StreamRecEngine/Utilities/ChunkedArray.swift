@@ -55,6 +55,13 @@ struct ChunkedArray<Element> {
         for element in elements { append(element) }
     }
 
+    init(repeating value: Element, count: Int) {
+        chunks = (0..<(count + Self.positionMask) >> Self.chunkShift).map { _ in
+            .make(capacity: Self.elementsPerChunk, repeating: value)
+        }
+        self.count = count
+    }
+
     /// Number of chunks (each a separate allocation); for memory estimates.
     var chunkCount: Int { chunks.count }
 
@@ -69,9 +76,9 @@ struct ChunkedArray<Element> {
     }
 
     subscript(position: Int) -> Element {
-        @inline(__always) unsafeAddress {
+        @inline(__always) _read {
             checkPosition(position)
-            return UnsafePointer(chunks[position >> Self.chunkShift].elements + (position & Self.positionMask))
+            yield chunks[position >> Self.chunkShift].elements[position & Self.positionMask]
         }
         @inline(__always) unsafeMutableAddress {
             checkPosition(position)
