@@ -152,14 +152,16 @@ struct SessionStore: @unchecked Sendable {
 
     func contains(_ serial: UInt32) -> Bool { serial != 0 && header(of: serial)?.serial == serial }
 
-    private func items(inSlot slot: Int) -> SessionItems {
+    private func items(inSlot slot: Int) -> UnsafeBufferPointer<Int32> {
         let record = record(ofSlot: slot)
-        return SessionItems(chunk: chunks[slot >> Self.chunkShift], start: record + Self.headerWords,
-                            count: Int(record[1]))
+        return UnsafeBufferPointer(start: record + Self.headerWords, count: Int(record[1]))
     }
 
-    func items(of serial: UInt32) -> SessionItems {
-        contains(serial) ? items(inSlot: slot(serial)) : SessionItems(chunk: nil, start: nil, count: 0)
+    /// The session's items, oldest first (none when it left the store), in place: valid while this store value
+    /// is alive and unchanged (recommend reads about a hundred sessions per call; retaining each one's chunk
+    /// cost a cache miss on the chunk's header).
+    func items(of serial: UInt32) -> UnsafeBufferPointer<Int32> {
+        contains(serial) ? items(inSlot: slot(serial)) : UnsafeBufferPointer(start: nil, count: 0)
     }
 
     private static func setLastTime(_ time: Int64, of record: UnsafeMutablePointer<Int32>) {
@@ -246,27 +248,5 @@ extension SessionStore: Equatable {
             UnsafeBufferPointer(start: lhs.record(ofSlot: slot), count: lhs.stride)
                 .elementsEqual(UnsafeBufferPointer(start: rhs.record(ofSlot: slot), count: rhs.stride))
         }
-    }
-}
-
-/// The items of one session, oldest first; keeps the chunk holding them alive (a later write to the store
-/// copies that chunk rather than change these).
-struct SessionItems: RandomAccessCollection {
-    private let chunk: ChunkStorage<Int32>?
-    private let start: UnsafePointer<Int32>?
-    let count: Int
-
-    init(chunk: ChunkStorage<Int32>?, start: UnsafeMutablePointer<Int32>?, count: Int) {
-        self.chunk = chunk
-        self.start = start.map { UnsafePointer($0) }
-        self.count = count
-    }
-
-    var startIndex: Int { 0 }
-    var endIndex: Int { count }
-
-    subscript(position: Int) -> Int32 {
-        precondition(UInt(bitPattern: position) < UInt(bitPattern: count), "session item position out of range")
-        return withExtendedLifetime(chunk) { start.unsafelyUnwrapped[position] }
     }
 }
