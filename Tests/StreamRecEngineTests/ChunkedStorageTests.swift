@@ -6,6 +6,14 @@ import Testing
 @Suite struct ChunkedStorageTests {
     private let perChunk = ChunkedArray<Int>.elementsPerChunk
 
+    @Test func chunksHoldAbout4KB() {
+        #expect(ChunkedArray<UInt8>.elementsPerChunk == 512)
+        #expect(ChunkedArray<UInt64>.elementsPerChunk == 512)
+        #expect(ChunkedArray<String>.elementsPerChunk == 256)
+        #expect(ChunkedArray<(Int64, Int64, Int64)>.elementsPerChunk == 128)
+        #expect(ChunkedArray<InlineArray<1000, UInt64>>.elementsPerChunk == 16)
+    }
+
     @Test func appendsAcrossChunkBoundaries() {
         var array = ChunkedArray<Int>()
         let count = perChunk * 3 + 5
@@ -19,6 +27,7 @@ import Testing
     }
 
     @Test func aWrittenCopyLeavesTheOriginalUnchanged() {
+        let perChunk = ChunkedArray<[Int]>.elementsPerChunk
         let original = ChunkedArray((0..<(perChunk * 2 + 3)).map { [$0] })
         var copy = original
         copy[1].append(-1)

@@ -43,7 +43,13 @@ final class ChunkStorage<Element>: ManagedBuffer<Int, Element> {
 /// than an array's.
 struct ChunkedArray<Element> {
     static var elementsPerChunk: Int { 1 << chunkShift }
-    private static var chunkShift: Int { 6 }
+    /// About 2–4 KB per chunk, 16 to 512 elements: a write to a shared chunk copies (and for references,
+    /// retains) all its elements, and a copy of the array retains every chunk, so large elements get short
+    /// chunks and plain small values long ones.
+    @inline(__always) private static var chunkShift: Int {
+        // log2 of the elements that fit in 4 KB, rounded down (a constant once specialised).
+        Swift.min(9, Swift.max(4, Int.bitWidth - 1 - (4096 / MemoryLayout<Element>.stride).leadingZeroBitCount))
+    }
     private static var positionMask: Int { elementsPerChunk - 1 }
 
     private var chunks: [ChunkStorage<Element>] = []
