@@ -107,14 +107,22 @@ struct SessionStore: @unchecked Sendable {
 
     /// The slot's record: header words, then its items. Valid while the store is not changed.
     @inline(__always) private func record(ofSlot slot: Int) -> UnsafeMutablePointer<Int32> {
-        chunks[slot >> Self.chunkShift].elements + (slot & (Self.slotsPerChunk - 1)) * stride
+        precondition(UInt(bitPattern: slot) < UInt(bitPattern: slotCount), "session slot out of range")
+        let stride = stride
+        return chunks.withUnsafeBufferPointer { chunks in
+            chunks[slot >> Self.chunkShift].elements + (slot & (Self.slotsPerChunk - 1)) * stride
+        }
     }
 
     /// The slot's record, for writing: its chunk is copied first when a copy of the store shares it.
     @inline(__always) private mutating func mutableRecord(ofSlot slot: Int) -> UnsafeMutablePointer<Int32> {
-        let chunk = slot >> Self.chunkShift
-        ChunkStorage.makeUnique(&chunks[chunk], capacity: wordsPerChunk)
-        return chunks[chunk].elements + (slot & (Self.slotsPerChunk - 1)) * stride
+        precondition(UInt(bitPattern: slot) < UInt(bitPattern: slotCount), "session slot out of range")
+        let (stride, wordsPerChunk) = (stride, wordsPerChunk)
+        return chunks.withUnsafeMutableBufferPointer { chunks in
+            let chunk = slot >> Self.chunkShift
+            ChunkStorage.makeUnique(&chunks[chunk], capacity: wordsPerChunk)
+            return chunks[chunk].elements + (slot & (Self.slotsPerChunk - 1)) * stride
+        }
     }
 
     @inline(__always) private static func header(of record: UnsafePointer<Int32>) -> Header {
@@ -173,10 +181,10 @@ struct SessionStore: @unchecked Sendable {
         if slotCount & (Self.slotsPerChunk - 1) == 0 {
             chunks.append(.make(capacity: wordsPerChunk, repeating: 0))
         }
-        let record = mutableRecord(ofSlot: slotCount)
+        slotCount += 1
+        let record = mutableRecord(ofSlot: slotCount - 1)
         record[0] = Int32(bitPattern: serial)
         Self.setLastTime(time, of: record)
-        slotCount += 1
     }
 
     /// Opens a new session, overwriting the oldest when full.

@@ -82,15 +82,19 @@ struct ChunkedArray<Element> {
     }
 
     subscript(position: Int) -> Element {
+        // The position check covers the chunk index: the list of chunks is read without a second check.
         @inline(__always) _read {
             checkPosition(position)
-            yield chunks[position >> Self.chunkShift].elements[position & Self.positionMask]
+            let chunk = chunks.withUnsafeBufferPointer { $0[position >> Self.chunkShift].elements }
+            yield chunk[position & Self.positionMask]
         }
         @inline(__always) unsafeMutableAddress {
             checkPosition(position)
-            let chunk = position >> Self.chunkShift
-            ChunkStorage.makeUnique(&chunks[chunk], capacity: Self.elementsPerChunk)
-            return chunks[chunk].elements + (position & Self.positionMask)
+            return chunks.withUnsafeMutableBufferPointer { chunks in
+                let chunk = position >> Self.chunkShift
+                ChunkStorage.makeUnique(&chunks[chunk], capacity: Self.elementsPerChunk)
+                return chunks[chunk].elements + (position & Self.positionMask)
+            }
         }
     }
 
