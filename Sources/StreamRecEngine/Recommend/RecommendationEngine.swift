@@ -143,11 +143,20 @@ public struct RecommendationEngine: Sendable {
             let pairWeight = typeWeight / Double(distance)
             let stored = decayWeight * Float(pairWeight)
             let capacity = configuration.capacity.countersPerItem
-            items[Int(previous.item)].neighbours.add(item, weight: stored, capacity: capacity)
-            items[Int(item)].neighbours.add(previous.item, weight: stored * Float(settings.backwardWeight),
-                                            capacity: capacity)
-            addIndexVector(of: previous.item, to: item, scale: Float(pairWeight))
-            addIndexVector(of: item, to: previous.item, scale: Float(pairWeight))
+            let semantic = configuration.semantic
+            let previousSeed = items[Int(previous.item)].indexSeed
+            let itemSeed = items[Int(item)].indexSeed
+            // One write access per item: each write to the chunked state checks its chunk is not shared. The
+            // item's vector is created (and queued for the index) before the previous item's, as always.
+            if Self.addPartner(previous.item, seed: previousSeed, weight: stored * Float(settings.backwardWeight),
+                               capacity: capacity, scale: Float(pairWeight), semantic: semantic,
+                               to: &items[Int(item)]) {
+                semanticIndex.addPending(item)
+            }
+            if Self.addPartner(item, seed: itemSeed, weight: stored, capacity: capacity, scale: Float(pairWeight),
+                               semantic: semantic, to: &items[Int(previous.item)]) {
+                semanticIndex.addPending(previous.item)
+            }
         }
         items[Int(item)].occurrence += decayWeight * Float(typeWeight)
     }
@@ -325,11 +334,17 @@ public struct RecommendationEngine: Sendable {
         }
     }
 
-    private mutating func addIndexVector(of source: Int32, to target: Int32, scale: Float) {
-        ensureVector(target)
-        let seed = items[Int(source)].indexSeed
-        Self.addIndexVector(seed: seed, nonZeros: configuration.semantic.indexVectorNonZeros,
-                            to: &items[Int(target)].vector, scale: scale)
+    /// One side of a co-occurring pair: counts the partner and adds its index vector to the item's vector,
+    /// creating that first (then returns true: the caller queues the item for the semantic index).
+    private static func addPartner(
+        _ partner: Int32, seed: UInt64, weight: Float, capacity: Int, scale: Float,
+        semantic: EngineConfiguration.Semantic, to state: inout ItemState
+    ) -> Bool {
+        state.neighbours.add(partner, weight: weight, capacity: capacity)
+        let isNew = state.vector.isEmpty
+        if isNew { state.vector = [Float](repeating: 0, count: semantic.dimensions) }
+        addIndexVector(seed: seed, nonZeros: semantic.indexVectorNonZeros, to: &state.vector, scale: scale)
+        return isNew
     }
 
     private mutating func addToVector(of item: Int32, _ vector: [Float], scale: Float) {
