@@ -26,6 +26,18 @@ import Testing
         #expect(array.isEmpty && array.chunkCount == 0)
     }
 
+    /// A list made with `repeating:` ends in a partly filled chunk that appends and copies must respect.
+    @Test func appendsAfterARepeatedPrefixAndCopiesIt() {
+        var array = ChunkedArray(repeating: 7, count: perChunk + 3)
+        for value in 0..<5 { array.append(value) }
+        var copy = array
+        copy[perChunk + 4] = -1
+        copy.append(99)
+        #expect(Array(array) == Array(repeating: 7, count: perChunk + 3) + Array(0..<5))
+        #expect(Array(copy) == Array(repeating: 7, count: perChunk + 3) + [0, -1, 2, 3, 4, 99])
+        #expect(ChunkedArray(repeating: 1, count: 0).isEmpty)
+    }
+
     @Test func aWrittenCopyLeavesTheOriginalUnchanged() {
         let perChunk = ChunkedArray<[Int]>.elementsPerChunk
         let original = ChunkedArray((0..<(perChunk * 2 + 3)).map { [$0] })

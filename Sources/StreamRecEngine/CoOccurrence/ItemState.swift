@@ -179,7 +179,7 @@ struct SessionStore: @unchecked Sendable {
 
     private mutating func appendRecord(serial: UInt32, at time: Int64) {
         if slotCount & (Self.slotsPerChunk - 1) == 0 {
-            chunks.append(.make(capacity: wordsPerChunk, repeating: 0))
+            chunks.append(.make(capacity: wordsPerChunk, repeating: 0, count: wordsPerChunk))
         }
         slotCount += 1
         let record = mutableRecord(ofSlot: slotCount - 1)

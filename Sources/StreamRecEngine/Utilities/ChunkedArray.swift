@@ -9,11 +9,11 @@ final class ChunkStorage<Element>: ManagedBuffer<Int, Element> {
         unsafeDowncast(create(minimumCapacity: capacity) { _ in 0 }, to: ChunkStorage.self)
     }
 
-    /// A chunk of `capacity` elements, all `value`.
-    static func make(capacity: Int, repeating value: Element) -> ChunkStorage {
+    /// A chunk with room for `capacity` elements, the first `count` of them `value`.
+    static func make(capacity: Int, repeating value: Element, count: Int) -> ChunkStorage {
         let chunk = make(capacity: capacity)
-        chunk.elements.initialize(repeating: value, count: capacity)
-        chunk.header = capacity
+        chunk.elements.initialize(repeating: value, count: count)
+        chunk.header = count
         return chunk
     }
 
@@ -62,8 +62,8 @@ struct ChunkedArray<Element> {
     }
 
     init(repeating value: Element, count: Int) {
-        chunks = (0..<(count + Self.positionMask) >> Self.chunkShift).map { _ in
-            .make(capacity: Self.elementsPerChunk, repeating: value)
+        chunks = stride(from: 0, to: count, by: Self.elementsPerChunk).map { start in
+            .make(capacity: Self.elementsPerChunk, repeating: value, count: Swift.min(Self.elementsPerChunk, count - start))
         }
         self.count = count
     }
