@@ -132,6 +132,40 @@ struct EngineBenchCommand: ParsableCommand {
                      Double(memory.itemBytes + memory.indexBytes) / Double(engine.itemCount), Double(memory.queryBytes) / 1e6))
         print(String(format: "memory      RSS growth %.0f MB = %.0f B per (user + item / 10) — from /proc/self/statm",
                      Double(rss) / 1e6, Double(rss) / Double(engine.userCount + engine.itemCount / 10)))
+        measureCopyStall(&engine, generator: &generator)
+    }
+
+    /// What a checkpoint costs the loop (`serve` hands a copy of the engine to its writer): the next events are
+    /// applied once with no copy held and once while a copy is alive, so every write to state the copy still
+    /// shares pays copy-on-write. Runs after everything else, so it changes no figure above.
+    private func measureCopyStall(_ engine: inout RecommendationEngine, generator: inout SyntheticStream) {
+        let steps = [100, 1_000, 5_000]
+        func applyTimed(_ events: [Event]) -> [Double] {
+            var cumulative: [Double] = []
+            var done = 0
+            var seconds = 0.0
+            for step in steps {
+                seconds += ThreadCPUClock.measure { for event in events[done..<step] { engine.apply(event) } }
+                done = step
+                cumulative.append(seconds)
+            }
+            return cumulative
+        }
+        let alone = applyTimed((0..<steps.last!).map { _ in generator.next().event })
+        let events = (0..<steps.last!).map { _ in generator.next().event }
+        var held: RecommendationEngine?
+        let copySeconds = ThreadCPUClock.measure { held = engine }
+        let shared = applyTimed(events)
+        // Reading the copy keeps it alive (and checks it kept its events) up to here.
+        let heldEvents = held?.eventCount ?? -1
+        let releaseSeconds = ThreadCPUClock.measure { held = nil }
+        let row = zip(steps, zip(shared, alone)).map { step, times in
+            String(format: "%d: %.2f ms (%.2f)", step, times.0 * 1000, times.1 * 1000)
+        }
+        print(String(format: "copy stall  copy %.1f µs, dropped after the events in %.2f ms (copy at %lld events, engine at %lld)",
+                     copySeconds * 1e6, releaseSeconds * 1000, heldEvents, engine.eventCount))
+        print("copy stall  CPU for the first N events applied while the copy is held (without a copy): "
+              + row.joined(separator: ", "))
     }
 }
 

@@ -48,8 +48,11 @@ struct QueryState: Sendable, Equatable {
 /// takes it. Flat storage, one fixed-size record per slot: serial, size, last time, then room for
 /// `itemsPerSession` items (entries past the size stay 0). Session-kNN reads the header of up to 500 sessions and
 /// the items of the best 100 per recommendation, and apply reads both per event: one record is one or two
-/// adjacent cache lines instead of four scattered reads, and opening a session allocates nothing.
-struct SessionStore: Sendable, Equatable {
+/// adjacent cache lines instead of four scattered reads, and opening a session allocates nothing. The records
+/// are kept in chunks of ``slotsPerChunk`` slots held by reference, so a copy of the store (a checkpoint's) costs
+/// one reference per chunk and a later write copies only the chunk it lands in. `@unchecked Sendable`: chunks
+/// are written only through a unique reference (see `ChunkStorage`).
+struct SessionStore: @unchecked Sendable {
     struct Header: Sendable, Equatable {
         /// Serial of the session occupying the slot (0 = empty).
         var serial: UInt32
@@ -59,13 +62,17 @@ struct SessionStore: Sendable, Equatable {
 
     let capacity: Int
     let itemsPerSession: Int
-    /// Per slot: serial, count, last time (low, high 32 bits), items.
-    private(set) var records: [Int32] = []
+    /// Per slot: serial, count, last time (low, high 32 bits), items; ``slotsPerChunk`` slots per chunk, every
+    /// chunk allocated whole (zeros).
+    private var chunks: [ChunkStorage<Int32>] = []
     private(set) var slotCount = 0
     private(set) var nextSerial: UInt32 = 1
 
+    static let slotsPerChunk = 64
+    private static let chunkShift = 6
     private static let headerWords = 4
     private var stride: Int { Self.headerWords + itemsPerSession }
+    private var wordsPerChunk: Int { Self.slotsPerChunk * stride }
 
     init(capacity: Int, itemsPerSession: Int) {
         self.capacity = max(capacity, 1)
@@ -81,7 +88,7 @@ struct SessionStore: Sendable, Equatable {
         self.capacity = capacity
         self.itemsPerSession = itemsPerSession
         self.nextSerial = nextSerial
-        records.reserveCapacity(serials.count * stride)
+        chunks.reserveCapacity((serials.count + Self.slotsPerChunk - 1) / Self.slotsPerChunk)
         for index in serials.indices {
             appendRecord(serial: serials[index], at: lastTimes[index])
             for item in items[index].suffix(itemsPerSession) { _ = append(item, toSlot: index) }
@@ -93,17 +100,37 @@ struct SessionStore: Sendable, Equatable {
     /// Items of each slot, in slot order.
     var itemLists: [[Int32]] { (0..<slotCount).map { Array(items(inSlot: $0)) } }
     var lastTimes: [Int64] { (0..<slotCount).map { header(ofSlot: $0).lastTimeMilliseconds } }
+    /// Bytes of record storage (for memory estimates).
+    var storedBytes: Int { chunks.count * (wordsPerChunk * MemoryLayout<Int32>.stride + 32) }
 
     @inline(__always) private func slot(_ serial: UInt32) -> Int { Int((serial &- 1) % UInt32(capacity)) }
 
-    @inline(__always) private func header(ofSlot slot: Int) -> Header {
-        records.withUnsafeBufferPointer { records in
-            let base = slot * stride
-            let time = Int64(records[base + 3]) << 32 | Int64(UInt32(bitPattern: records[base + 2]))
-            return Header(serial: UInt32(bitPattern: records[base]), count: Int(records[base + 1]),
-                          lastTimeMilliseconds: time)
+    /// The slot's record: header words, then its items. Valid while the store is not changed.
+    @inline(__always) private func record(ofSlot slot: Int) -> UnsafeMutablePointer<Int32> {
+        precondition(UInt(bitPattern: slot) < UInt(bitPattern: slotCount), "session slot out of range")
+        let stride = stride
+        return chunks.withUnsafeBufferPointer { chunks in
+            chunks[slot >> Self.chunkShift].elements + (slot & (Self.slotsPerChunk - 1)) * stride
         }
     }
+
+    /// The slot's record, for writing: its chunk is copied first when a copy of the store shares it.
+    @inline(__always) private mutating func mutableRecord(ofSlot slot: Int) -> UnsafeMutablePointer<Int32> {
+        precondition(UInt(bitPattern: slot) < UInt(bitPattern: slotCount), "session slot out of range")
+        let (stride, wordsPerChunk) = (stride, wordsPerChunk)
+        return chunks.withUnsafeMutableBufferPointer { chunks in
+            let chunk = slot >> Self.chunkShift
+            ChunkStorage.makeUnique(&chunks[chunk], capacity: wordsPerChunk)
+            return chunks[chunk].elements + (slot & (Self.slotsPerChunk - 1)) * stride
+        }
+    }
+
+    @inline(__always) private static func header(of record: UnsafePointer<Int32>) -> Header {
+        let time = Int64(record[3]) << 32 | Int64(UInt32(bitPattern: record[2]))
+        return Header(serial: UInt32(bitPattern: record[0]), count: Int(record[1]), lastTimeMilliseconds: time)
+    }
+
+    @inline(__always) private func header(ofSlot slot: Int) -> Header { Self.header(of: record(ofSlot: slot)) }
 
     /// The header of the slot `serial` would occupy, when that slot exists; callers compare its serial.
     @inline(__always) func header(of serial: UInt32) -> Header? {
@@ -122,40 +149,42 @@ struct SessionStore: Sendable, Equatable {
             return
         }
         let capacity = UInt32(capacity)
-        let stride = stride
         let slotCount = slotCount
-        records.withUnsafeBufferPointer { records in
-            for key in keys {
-                // A slot not opened yet reads as slot 0, whose serial cannot match.
-                var slot = Int((UInt32(bitPattern: key) &- 1) % capacity)
-                if slot >= slotCount { slot = 0 }
-                let base = slot * stride
-                let time = Int64(records[base + 3]) << 32 | Int64(UInt32(bitPattern: records[base + 2]))
-                headers.append(Header(serial: UInt32(bitPattern: records[base]), count: Int(records[base + 1]),
-                                      lastTimeMilliseconds: time))
-            }
+        for key in keys {
+            // A slot not opened yet reads as slot 0, whose serial cannot match.
+            var slot = Int((UInt32(bitPattern: key) &- 1) % capacity)
+            if slot >= slotCount { slot = 0 }
+            headers.append(header(ofSlot: slot))
         }
     }
 
     func contains(_ serial: UInt32) -> Bool { serial != 0 && header(of: serial)?.serial == serial }
 
-    private func items(inSlot slot: Int) -> ArraySlice<Int32> {
-        let start = slot * stride + Self.headerWords
-        return records[start..<(start + Int(records[slot * stride + 1]))]
+    private func items(inSlot slot: Int) -> UnsafeBufferPointer<Int32> {
+        let record = record(ofSlot: slot)
+        return UnsafeBufferPointer(start: record + Self.headerWords, count: Int(record[1]))
     }
 
-    func items(of serial: UInt32) -> ArraySlice<Int32> { contains(serial) ? items(inSlot: slot(serial)) : [] }
+    /// The session's items, oldest first (none when it left the store), in place: valid while this store value
+    /// is alive and unchanged (recommend reads about a hundred sessions per call; retaining each one's chunk
+    /// cost a cache miss on the chunk's header).
+    func items(of serial: UInt32) -> UnsafeBufferPointer<Int32> {
+        contains(serial) ? items(inSlot: slot(serial)) : UnsafeBufferPointer(start: nil, count: 0)
+    }
 
-    private mutating func setLastTime(_ time: Int64, ofSlot slot: Int) {
-        records[slot * stride + 2] = Int32(bitPattern: UInt32(truncatingIfNeeded: time))
-        records[slot * stride + 3] = Int32(truncatingIfNeeded: time >> 32)
+    private static func setLastTime(_ time: Int64, of record: UnsafeMutablePointer<Int32>) {
+        record[2] = Int32(bitPattern: UInt32(truncatingIfNeeded: time))
+        record[3] = Int32(truncatingIfNeeded: time >> 32)
     }
 
     private mutating func appendRecord(serial: UInt32, at time: Int64) {
-        records.append(contentsOf: repeatElement(0, count: stride))
-        records[slotCount * stride] = Int32(bitPattern: serial)
-        setLastTime(time, ofSlot: slotCount)
+        if slotCount & (Self.slotsPerChunk - 1) == 0 {
+            chunks.append(.make(capacity: wordsPerChunk, repeating: 0, count: wordsPerChunk))
+        }
         slotCount += 1
+        let record = mutableRecord(ofSlot: slotCount - 1)
+        record[0] = Int32(bitPattern: serial)
+        Self.setLastTime(time, of: record)
     }
 
     /// Opens a new session, overwriting the oldest when full.
@@ -165,14 +194,11 @@ struct SessionStore: Sendable, Equatable {
         nextSerial &+= 1
         let slot = slot(serial)
         if slot < slotCount {
-            let base = slot * stride
-            let end = base + Self.headerWords + Int(records[base + 1])
-            records.withUnsafeMutableBufferPointer { records in
-                for index in (base + Self.headerWords)..<end { records[index] = 0 }
-                records[base] = Int32(bitPattern: serial)
-                records[base + 1] = 0
-            }
-            setLastTime(time, ofSlot: slot)
+            let record = mutableRecord(ofSlot: slot)
+            (record + Self.headerWords).update(repeating: 0, count: Int(record[1]))
+            record[0] = Int32(bitPattern: serial)
+            record[1] = 0
+            Self.setLastTime(time, of: record)
         } else {
             appendRecord(serial: serial, at: time)
         }
@@ -184,42 +210,51 @@ struct SessionStore: Sendable, Equatable {
         guard contains(serial) else { return false }
         let slot = slot(serial)
         let header = header(ofSlot: slot)
-        if time > header.lastTimeMilliseconds { setLastTime(time, ofSlot: slot) }
+        if time > header.lastTimeMilliseconds { Self.setLastTime(time, of: mutableRecord(ofSlot: slot)) }
         return append(item, toSlot: slot)
     }
 
     /// Appends a new item to the slot's session (dropping its oldest when full); false when already there.
     private mutating func append(_ item: Int32, toSlot slot: Int) -> Bool {
-        let base = slot * stride
         let limit = itemsPerSession
-        return records.withUnsafeMutableBufferPointer { records in
-            let start = base + Self.headerWords
-            let count = Int(records[base + 1])
-            for index in start..<(start + count) where records[index] == item { return false }
-            if count == limit {
-                for index in start..<(start + count - 1) { records[index] = records[index + 1] }
-                records[start + count - 1] = item
-            } else {
-                records[start + count] = item
-                records[base + 1] = Int32(count + 1)
-            }
-            return true
+        let count = Int(record(ofSlot: slot)[1])
+        let items = record(ofSlot: slot) + Self.headerWords
+        for index in 0..<count where items[index] == item { return false }
+        let record = mutableRecord(ofSlot: slot)
+        let start = record + Self.headerWords
+        if count == limit {
+            for index in 0..<(count - 1) { start[index] = start[index + 1] }
+            start[count - 1] = item
+        } else {
+            start[count] = item
+            record[1] = Int32(count + 1)
         }
+        return true
     }
 
     mutating func remove(_ item: Int32, from serial: UInt32) {
         guard contains(serial) else { return }
-        let base = slot(serial) * stride
-        records.withUnsafeMutableBufferPointer { records in
-            let start = base + Self.headerWords
-            let end = start + Int(records[base + 1])
-            var kept = start
-            for index in start..<end where records[index] != item {
-                records[kept] = records[index]
-                kept += 1
-            }
-            for index in kept..<end { records[index] = 0 }
-            records[base + 1] = Int32(kept - start)
+        let record = mutableRecord(ofSlot: slot(serial))
+        let start = record + Self.headerWords
+        let count = Int(record[1])
+        var kept = 0
+        for index in 0..<count where start[index] != item {
+            start[kept] = start[index]
+            kept += 1
+        }
+        (start + kept).update(repeating: 0, count: count - kept)
+        record[1] = Int32(kept)
+    }
+}
+
+extension SessionStore: Equatable {
+    static func == (lhs: SessionStore, rhs: SessionStore) -> Bool {
+        guard lhs.capacity == rhs.capacity, lhs.itemsPerSession == rhs.itemsPerSession,
+            lhs.slotCount == rhs.slotCount, lhs.nextSerial == rhs.nextSerial
+        else { return false }
+        return (0..<lhs.slotCount).allSatisfy { slot in
+            UnsafeBufferPointer(start: lhs.record(ofSlot: slot), count: lhs.stride)
+                .elementsEqual(UnsafeBufferPointer(start: rhs.record(ofSlot: slot), count: rhs.stride))
         }
     }
 }

@@ -24,20 +24,25 @@ extension RecommendationEngine {
             values.capacity == 0 ? 0 : arrayHeader + values.capacity * MemoryLayout<Element>.stride
         }
         func string(_ value: String) -> Int { value.utf8.count > 15 ? arrayHeader + value.utf8.count : 0 }
+        func chunked<Element>(_ values: ChunkedArray<Element>) -> Int {
+            // The list of chunk references, then each chunk: object header and room for its elements.
+            arrayHeader + values.chunkCount
+                * (8 + arrayHeader + ChunkedArray<Element>.elementsPerChunk * MemoryLayout<Element>.stride)
+        }
         func table(_ table: SlotTable) -> Int {
             // Names, liveness bits, LRU links, free slots, the hash index.
-            array(table.names) + array(table.liveBits) + array(table.links) + array(table.freeSlots)
-                + array(table.buckets) + table.names.reduce(0) { $0 + string($1) }
+            chunked(table.names) + array(table.liveBits) + chunked(table.links) + array(table.freeSlots)
+                + chunked(table.buckets) + table.names.reduce(0) { $0 + string($1) }
         }
-        let userBytes = table(userTable) + array(users)
+        let userBytes = table(userTable) + chunked(users)
             + users.reduce(0) { $0 + array($1.history) + array($1.queries) + array($1.sessions) + array($1.interest) }
-        let itemBytes = table(itemTable) + array(items) + array(trending)
+        let itemBytes = table(itemTable) + chunked(items) + array(trending)
             + items.reduce(0) {
                 $0 + array($1.neighbours.entries) + array($1.recentSessions) + array($1.vector) + string($1.category ?? "")
             }
-        let queryBytes = table(queryTable) + array(queries)
+        let queryBytes = table(queryTable) + chunked(queries)
             + queries.reduce(0) { $0 + array($1.clicks.entries) + array($1.vector) }
-        let sessionBytes = array(sessions.records)
+        let sessionBytes = sessions.storedBytes
         let indexBytes = array(semanticIndex.centroids) + array(semanticIndex.lists) + array(semanticIndex.pending)
             + semanticIndex.lists.reduce(0) { $0 + array($1) } + array(semanticIndex.listVectors)
             + semanticIndex.listVectors.reduce(0) { $0 + array($1) }

@@ -316,11 +316,9 @@ extension RecommendationEngine {
             // The neighbours' states are scattered: read their normalisers in one pass without branches on what
             // it reads, so the cache misses overlap, before filtering.
             occurrences.removeAll()
-            items.withUnsafeBufferPointer { items in
-                for entry in entries {
-                    let slot = Int(entry.key)
-                    occurrences.append(slot >= 0 && slot < items.count ? items[slot].occurrence : 0)
-                }
+            for entry in entries {
+                let slot = Int(entry.key)
+                occurrences.append(slot >= 0 && slot < items.count ? items[slot].occurrence : 0)
             }
             for (index, entry) in entries.enumerated() where itemTable.isLive(entry.key) {
                 let occurrence = Double(occurrences[index])

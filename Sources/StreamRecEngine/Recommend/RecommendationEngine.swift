@@ -9,11 +9,11 @@ public struct RecommendationEngine: Sendable {
     let textEncoder: any TextEncoder
 
     var userTable = SlotTable()
-    var users: [UserState] = []
+    var users = ChunkedArray<UserState>()
     var itemTable = SlotTable()
-    var items: [ItemState] = []
+    var items = ChunkedArray<ItemState>()
     var queryTable = SlotTable()
-    var queries: [QueryState] = []
+    var queries = ChunkedArray<QueryState>()
     var sessions: SessionStore
     /// Items with the highest popularity (unordered; ranked when read).
     var trending: [Int32] = []
@@ -143,11 +143,20 @@ public struct RecommendationEngine: Sendable {
             let pairWeight = typeWeight / Double(distance)
             let stored = decayWeight * Float(pairWeight)
             let capacity = configuration.capacity.countersPerItem
-            items[Int(previous.item)].neighbours.add(item, weight: stored, capacity: capacity)
-            items[Int(item)].neighbours.add(previous.item, weight: stored * Float(settings.backwardWeight),
-                                            capacity: capacity)
-            addIndexVector(of: previous.item, to: item, scale: Float(pairWeight))
-            addIndexVector(of: item, to: previous.item, scale: Float(pairWeight))
+            let semantic = configuration.semantic
+            let previousSeed = items[Int(previous.item)].indexSeed
+            let itemSeed = items[Int(item)].indexSeed
+            // One write access per item: each write to the chunked state checks its chunk is not shared. The
+            // item's vector is created (and queued for the index) before the previous item's, as always.
+            if Self.addPartner(previous.item, seed: previousSeed, weight: stored * Float(settings.backwardWeight),
+                               capacity: capacity, scale: Float(pairWeight), semantic: semantic,
+                               to: &items[Int(item)]) {
+                semanticIndex.addPending(item)
+            }
+            if Self.addPartner(item, seed: itemSeed, weight: stored, capacity: capacity, scale: Float(pairWeight),
+                               semantic: semantic, to: &items[Int(previous.item)]) {
+                semanticIndex.addPending(previous.item)
+            }
         }
         items[Int(item)].occurrence += decayWeight * Float(typeWeight)
     }
@@ -269,14 +278,14 @@ public struct RecommendationEngine: Sendable {
 
     // Static helpers borrow the arrays: calling an instance method from a mutating one copied the whole engine.
     /// Popularity order with a tie-break on the id, so equal counts rank the same in every run.
-    private static func isLessPopular(_ a: Int32, than b: Int32, items: [ItemState], names: [String]) -> Bool {
+    private static func isLessPopular(_ a: Int32, than b: Int32, items: ChunkedArray<ItemState>, names: ChunkedArray<String>) -> Bool {
         let left = items[Int(a)].popularity
         let right = items[Int(b)].popularity
         if left != right { return left < right }
         return names[Int(a)] > names[Int(b)]
     }
 
-    private static func leastPopularIndex(_ list: [Int32], items: [ItemState], names: [String]) -> Int {
+    private static func leastPopularIndex(_ list: [Int32], items: ChunkedArray<ItemState>, names: ChunkedArray<String>) -> Int {
         var weakest = 0
         for index in list.indices where isLessPopular(list[index], than: list[weakest], items: items, names: names) {
             weakest = index
@@ -325,11 +334,17 @@ public struct RecommendationEngine: Sendable {
         }
     }
 
-    private mutating func addIndexVector(of source: Int32, to target: Int32, scale: Float) {
-        ensureVector(target)
-        let seed = items[Int(source)].indexSeed
-        Self.addIndexVector(seed: seed, nonZeros: configuration.semantic.indexVectorNonZeros,
-                            to: &items[Int(target)].vector, scale: scale)
+    /// One side of a co-occurring pair: counts the partner and adds its index vector to the item's vector,
+    /// creating that first (then returns true: the caller queues the item for the semantic index).
+    private static func addPartner(
+        _ partner: Int32, seed: UInt64, weight: Float, capacity: Int, scale: Float,
+        semantic: EngineConfiguration.Semantic, to state: inout ItemState
+    ) -> Bool {
+        state.neighbours.add(partner, weight: weight, capacity: capacity)
+        let isNew = state.vector.isEmpty
+        if isNew { state.vector = [Float](repeating: 0, count: semantic.dimensions) }
+        addIndexVector(seed: seed, nonZeros: semantic.indexVectorNonZeros, to: &state.vector, scale: scale)
+        return isNew
     }
 
     private mutating func addToVector(of item: Int32, _ vector: [Float], scale: Float) {

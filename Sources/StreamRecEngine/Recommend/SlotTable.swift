@@ -9,23 +9,26 @@
 /// the table re-indexes itself with Swift's `Hasher` (SipHash, randomly keyed per process) for good — the speed of
 /// a `Dictionary`, and no way to aim at a bucket. The bucket layout never reaches results or snapshots (nothing
 /// iterates it; snapshots store slots), so state stays deterministic either way.
+///
+/// The per-slot lists (names, links, buckets) are chunked (``ChunkedArray``): copying the table for a checkpoint
+/// costs a reference per chunk, and the writes of the next events copy only the chunks they land in.
 struct SlotTable: Sendable {
     /// The id in each slot; "" marks a free slot (ids are never empty).
-    private(set) var names: [String] = []
+    private(set) var names = ChunkedArray<String>()
     /// One bit per slot, set while the slot is live: recommend asks ``isLive(_:)`` for hundreds of scattered
     /// slots per call, and a bit (12.5 KB per 100 k slots, cache resident) answers without reading the slot's
     /// 16-byte name.
     private(set) var liveBits: [UInt64] = []
     private(set) var freeSlots: [Int32] = []
     /// Doubly linked LRU list over slots (head = least recently used); a slot's two links share a cache line.
-    private(set) var links: [Link] = []
+    private(set) var links = ChunkedArray<Link>()
     private(set) var head: Int32 = -1
     private(set) var tail: Int32 = -1
     /// Live ids.
     private(set) var count = 0
     /// The index: (low 32 bits of the id's hash) << 32 | (slot + 1); 0 marks an empty bucket. The stored hash
     /// finds the bucket's home on growth and deletion and rules out most other ids without reading their names.
-    private(set) var buckets: [UInt64] = []
+    private(set) var buckets = ChunkedArray<UInt64>()
     /// Whether ids are hashed with the keyed `Hasher` because a probe run grew past ``maximumProbes``.
     private(set) var isHardened = false
 
@@ -139,18 +142,16 @@ struct SlotTable: Sendable {
     /// The bucket holding `name` and its slot, when present.
     private func find(_ name: String, hash: UInt32) -> (bucket: Int?, slot: Int32?) {
         guard !buckets.isEmpty else { return (nil, nil) }
-        return buckets.withUnsafeBufferPointer { buckets in
-            let mask = buckets.count - 1
-            var bucket = Int(hash) & mask
-            while true {
-                let value = buckets[bucket]
-                if value == 0 { return (nil, nil) }
-                if UInt32(truncatingIfNeeded: value >> 32) == hash {
-                    let slot = Int32(truncatingIfNeeded: value) - 1
-                    if names[Int(slot)] == name { return (bucket, slot) }
-                }
-                bucket = (bucket &+ 1) & mask
+        let mask = buckets.count - 1
+        var bucket = Int(hash) & mask
+        while true {
+            let value = buckets[bucket]
+            if value == 0 { return (nil, nil) }
+            if UInt32(truncatingIfNeeded: value >> 32) == hash {
+                let slot = Int32(truncatingIfNeeded: value) - 1
+                if names[Int(slot)] == name { return (bucket, slot) }
             }
+            bucket = (bucket &+ 1) & mask
         }
     }
 
@@ -158,46 +159,42 @@ struct SlotTable: Sendable {
     /// longer than ``maximumProbes`` under the fast hash.
     private mutating func insert(_ slot: Int32, hash: UInt32) -> Bool {
         let limit = isHardened ? Int.max : Self.maximumProbes
-        return buckets.withUnsafeMutableBufferPointer { buckets in
-            let mask = buckets.count - 1
-            var bucket = Int(hash) & mask
-            var probes = 0
-            while buckets[bucket] != 0 {
-                probes &+= 1
-                if probes > limit { return false }
-                bucket = (bucket &+ 1) & mask
-            }
-            buckets[bucket] = Self.bucketValue(slot: slot, hash: hash)
-            return true
+        let mask = buckets.count - 1
+        var bucket = Int(hash) & mask
+        var probes = 0
+        while buckets[bucket] != 0 {
+            probes &+= 1
+            if probes > limit { return false }
+            bucket = (bucket &+ 1) & mask
         }
+        buckets[bucket] = Self.bucketValue(slot: slot, hash: hash)
+        return true
     }
 
     /// Empties a bucket and moves later members of its run back, so every id stays reachable from its home.
     private mutating func deleteBucket(_ bucket: Int) {
-        buckets.withUnsafeMutableBufferPointer { buckets in
-            let mask = buckets.count - 1
-            var hole = bucket
-            var candidate = bucket
-            while true {
-                candidate = (candidate &+ 1) & mask
-                let value = buckets[candidate]
-                if value == 0 { break }
-                let home = Int(value >> 32) & mask
-                // Movable when its home is not cyclically within (hole, candidate].
-                let distanceToHole = (hole &- home) & mask
-                let distanceToCandidate = (candidate &- home) & mask
-                if distanceToHole < distanceToCandidate {
-                    buckets[hole] = value
-                    hole = candidate
-                }
+        let mask = buckets.count - 1
+        var hole = bucket
+        var candidate = bucket
+        while true {
+            candidate = (candidate &+ 1) & mask
+            let value = buckets[candidate]
+            if value == 0 { break }
+            let home = Int(value >> 32) & mask
+            // Movable when its home is not cyclically within (hole, candidate].
+            let distanceToHole = (hole &- home) & mask
+            let distanceToCandidate = (candidate &- home) & mask
+            if distanceToHole < distanceToCandidate {
+                buckets[hole] = value
+                hole = candidate
             }
-            buckets[hole] = 0
         }
+        buckets[hole] = 0
     }
 
     private mutating func grow() {
         let old = buckets
-        buckets = [UInt64](repeating: 0, count: max(16, old.count * 2))
+        buckets = ChunkedArray(repeating: 0, count: max(16, old.count * 2))
         for value in old where value != 0 {
             guard insert(Int32(truncatingIfNeeded: value) - 1, hash: UInt32(truncatingIfNeeded: value >> 32)) else {
                 isHardened = true
@@ -212,7 +209,7 @@ struct SlotTable: Sendable {
     private mutating func reindex() -> Bool {
         var size = 16
         while count * 2 > size { size *= 2 }
-        buckets = [UInt64](repeating: 0, count: size)
+        buckets = ChunkedArray(repeating: 0, count: size)
         for slot in names.indices where !names[slot].isEmpty {
             let hash = hash(of: names[slot])
             if find(names[slot], hash: hash).slot != nil { return false }
@@ -258,12 +255,13 @@ struct SlotTable: Sendable {
     }
 
     /// Rebuilds a table from snapshot parts; nil when they are inconsistent.
-    static func restore(names: [String], freeSlots: [Int32], recencyOrder: [Int32]) -> SlotTable? {
+    static func restore(names: some Collection<String>, freeSlots: [Int32], recencyOrder: [Int32]) -> SlotTable? {
         var table = SlotTable()
-        table.names = names
+        table.names = ChunkedArray(names)
+        let names = table.names
         for slot in names.indices where !names[slot].isEmpty { table.setLive(Int32(slot), true) }
         table.freeSlots = freeSlots
-        table.links = [Link](repeating: Link(), count: names.count)
+        table.links = ChunkedArray(repeating: Link(), count: names.count)
         table.count = names.count(where: { !$0.isEmpty })
         guard table.reindex() else { return nil }
         guard recencyOrder.count == table.count,

@@ -25,7 +25,7 @@ struct BinaryWriter {
         write(UInt32(raw.count))
         bytes.append(contentsOf: raw)
     }
-    mutating func write<Element>(_ values: [Element], _ writeElement: (inout BinaryWriter, Element) -> Void) {
+    mutating func write<Values: Collection>(_ values: Values, _ writeElement: (inout BinaryWriter, Values.Element) -> Void) {
         write(UInt32(values.count))
         for value in values { writeElement(&self, value) }
     }

@@ -115,7 +115,7 @@ extension RecommendationEngine {
             guard vector.isEmpty || vector.count == dimensions else { throw reader.failure("vector of wrong size") }
             return vector
         }
-        items = []
+        items = ChunkedArray()
         items.reserveCapacity(itemLimit)
         for _ in 0..<itemLimit {
             var item = ItemState()
@@ -129,7 +129,7 @@ extension RecommendationEngine {
             item.isTrending = try reader.readBool()
             items.append(item)
         }
-        queries = []
+        queries = ChunkedArray()
         for _ in 0..<queryLimit {
             var query = QueryState()
             query.clicks = try readCounters(&reader)
@@ -137,7 +137,7 @@ extension RecommendationEngine {
             query.vector = try readVector(&reader)
             queries.append(query)
         }
-        users = []
+        users = ChunkedArray()
         for _ in 0..<userTable.slotCount {
             var user = UserState()
             user.history = try reader.readArray(minimumElementBytes: 17) { (reader: inout BinaryReader) throws(SnapshotError) in
