@@ -14,7 +14,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
-        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -39,9 +38,7 @@ let package = Package(
         // Pure value code: events, model, recommendations, snapshot, evaluation. No I/O.
         .target(
             name: "StreamRecEngine",
-            dependencies: [
-                .product(name: "Collections", package: "swift-collections"),
-            ]
+            dependencies: []
         ),
         // The streaming service: pipeline, checkpoints, HTTP, config.
         .target(
@@ -49,7 +46,6 @@ let package = Package(
             dependencies: [
                 "StreamRecKafka",
                 "StreamRecEngine",
-                .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

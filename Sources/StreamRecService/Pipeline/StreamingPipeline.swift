@@ -332,7 +332,7 @@ struct PipelineRun {
         }
     }
 
-    /// Records per slice of the decode stage: decoding one (≈ 0.3 ms) costs far more than handing it to
+    /// Records per slice of the decode stage: decoding a slice (≈ 0.3 ms) costs far more than handing it to
     /// another task, and the apply stage waits for the first slice only.
     static let decodeSliceRecords = 512
 
