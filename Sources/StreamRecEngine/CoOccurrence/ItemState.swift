@@ -209,19 +209,24 @@ struct SessionStore: @unchecked Sendable {
     mutating func add(_ item: Int32, to serial: UInt32, at time: Int64) -> Bool {
         guard contains(serial) else { return false }
         let slot = slot(serial)
-        let header = header(ofSlot: slot)
-        if time > header.lastTimeMilliseconds { Self.setLastTime(time, of: mutableRecord(ofSlot: slot)) }
-        return append(item, toSlot: slot)
+        let current = record(ofSlot: slot)
+        let isNewer = time > Self.header(of: current).lastTimeMilliseconds
+        let count = Int(current[1])
+        let items = current + Self.headerWords
+        for index in 0..<count where items[index] == item {
+            if isNewer { Self.setLastTime(time, of: mutableRecord(ofSlot: slot)) }
+            return false
+        }
+        // One write access (one uniqueness check) for the time and the item.
+        let writable = mutableRecord(ofSlot: slot)
+        if isNewer { Self.setLastTime(time, of: writable) }
+        Self.append(item, toRecord: writable, count: count, limit: itemsPerSession)
+        return true
     }
 
-    /// Appends a new item to the slot's session (dropping its oldest when full); false when already there.
-    private mutating func append(_ item: Int32, toSlot slot: Int) -> Bool {
-        let limit = itemsPerSession
-        let count = Int(record(ofSlot: slot)[1])
-        let items = record(ofSlot: slot) + Self.headerWords
-        for index in 0..<count where items[index] == item { return false }
-        let record = mutableRecord(ofSlot: slot)
-        let start = record + Self.headerWords
+    /// Appends an item the record's session does not hold (dropping its oldest when full).
+    private static func append(_ item: Int32, toRecord record: UnsafeMutablePointer<Int32>, count: Int, limit: Int) {
+        let start = record + headerWords
         if count == limit {
             for index in 0..<(count - 1) { start[index] = start[index + 1] }
             start[count - 1] = item
@@ -229,6 +234,14 @@ struct SessionStore: @unchecked Sendable {
             start[count] = item
             record[1] = Int32(count + 1)
         }
+    }
+
+    /// Appends a new item to the slot's session (dropping its oldest when full); false when already there.
+    private mutating func append(_ item: Int32, toSlot slot: Int) -> Bool {
+        let count = Int(record(ofSlot: slot)[1])
+        let items = record(ofSlot: slot) + Self.headerWords
+        for index in 0..<count where items[index] == item { return false }
+        Self.append(item, toRecord: mutableRecord(ofSlot: slot), count: count, limit: itemsPerSession)
         return true
     }
 

@@ -38,6 +38,16 @@ struct UserState: Sendable, Equatable {
         history.append(interaction)
     }
 
+    /// The serial of the user's latest session with the id hash, if any.
+    func latestSerial(ofSession hash: UInt64) -> UInt32? {
+        var index = sessions.count
+        while index > 0 {
+            index -= 1
+            if sessions[index].hash == hash { return sessions[index].serial }
+        }
+        return nil
+    }
+
     /// Makes the session the user's latest (keeping at most two: interleaved sessions), in place.
     mutating func noteSession(hash: UInt64, serial: UInt32) {
         if let last = sessions.last, last.hash == hash, last.serial == serial { return }

@@ -223,10 +223,15 @@ struct SlotTable: Sendable {
 
     // MARK: - Recency
 
+    /// `unlink` then `link` in four writes instead of five (the slot's own links are written once).
     private mutating func moveToTail(_ slot: Int32) {
         guard slot != tail else { return }
-        unlink(slot)
-        link(slot)
+        let old = links[Int(slot)]  // not the tail, so it has a next
+        if old.previous >= 0 { links[Int(old.previous)].next = old.next } else { head = old.next }
+        links[Int(old.next)].previous = old.previous
+        links[Int(tail)].next = slot
+        links[Int(slot)] = Link(previous: tail, next: -1)
+        tail = slot
     }
 
     private mutating func link(_ slot: Int32) {

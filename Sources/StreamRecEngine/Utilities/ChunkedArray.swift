@@ -88,13 +88,20 @@ struct ChunkedArray<Element> {
             let chunk = chunks.withUnsafeBufferPointer { $0[position >> Self.chunkShift].elements }
             yield chunk[position & Self.positionMask]
         }
-        @inline(__always) unsafeMutableAddress {
-            checkPosition(position)
-            return chunks.withUnsafeMutableBufferPointer { chunks in
-                let chunk = position >> Self.chunkShift
-                ChunkStorage.makeUnique(&chunks[chunk], capacity: Self.elementsPerChunk)
-                return chunks[chunk].elements + (position & Self.positionMask)
-            }
+        @inline(__always) unsafeMutableAddress { mutableAddress(of: position) }
+    }
+
+    /// The element's address, writable: its chunk is copied first when shared, so a run of writes to one element
+    /// pays one uniqueness check instead of two per write (the subscript checks the list of chunks and the
+    /// chunk). Writes through it stay valid while this array is not copied and the element's chunk not replaced
+    /// (`removeAll`, assigning the array); appends and writes to other elements keep it valid. Never write
+    /// through it once a copy of the array exists: the copy would see the write.
+    @inline(__always) mutating func mutableAddress(of position: Int) -> UnsafeMutablePointer<Element> {
+        checkPosition(position)
+        return chunks.withUnsafeMutableBufferPointer { chunks in
+            let chunk = position >> Self.chunkShift
+            ChunkStorage.makeUnique(&chunks[chunk], capacity: Self.elementsPerChunk)
+            return chunks[chunk].elements + (position & Self.positionMask)
         }
     }
 
