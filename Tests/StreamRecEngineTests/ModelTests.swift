@@ -106,6 +106,43 @@ import Testing
         #expect(counters.entries.count == 39 && counters.entries.map(\.key) == counters.entries.map(\.key).sorted())
     }
 
+    /// Past the inline fences (positions 8 to 128) and with removals in between: lookups still find every key
+    /// and new keys land in order, as the plain algorithm has them.
+    @Test func longSpaceSavingListsWithRemovalsMatchTheReferenceAlgorithm() {
+        var counters = SpaceSavingCounters()
+        var reference: [Int32: Float] = [:]
+        var state: UInt64 = 11
+        for step in 0..<30_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let key = Int32((state >> 33) % 400) - 100
+            if step % 7 == 0 {
+                counters.remove(key)
+                reference[key] = nil
+                continue
+            }
+            let weight = Float((state >> 20) % 4 + 1) / 2
+            counters.add(key, weight: weight, capacity: 170)
+            if let current = reference[key] {
+                reference[key] = current + weight
+            } else if reference.count < 170 {
+                reference[key] = weight
+            } else {
+                let smallest = reference.min { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }!
+                reference[smallest.key] = nil
+                reference[key] = smallest.value + weight
+            }
+            if step % 1000 == 999 {
+                #expect(counters.entries.map(\.key) == reference.keys.sorted())
+                for key in -100..<300 { #expect(counters.weight(of: Int32(key)) == reference[Int32(key)] ?? 0) }
+            }
+        }
+        #expect(counters.entries.count == 170)
+        // A restored list (as from a snapshot) answers the same.
+        let restored = SpaceSavingCounters(entries: counters.entries.reversed())
+        #expect(restored == counters)
+        for key in -100..<300 { #expect(restored.weight(of: Int32(key)) == counters.weight(of: Int32(key))) }
+    }
+
     @Test func coOccurrenceRecommendsWhatOthersDidNext() {
         var engine = RecommendationEngine(configuration: EngineConfiguration().restricted(to: .itemcf))
         for user in 0..<5 { engine.apply([Make.click("u\(user)", "phone", at: Double(user)), Make.click("u\(user)", "case", at: Double(user) + 1)]) }

@@ -34,7 +34,12 @@ struct UserState: Sendable, Equatable {
     }
 
     mutating func remember(_ interaction: Interaction, limit: Int) {
-        if history.count >= limit { history.removeFirst(history.count - limit + 1) }
+        if history.count >= limit {
+            history.removeFirst(history.count - limit + 1)
+        } else if history.capacity == 0 {
+            // Room for a session's worth at once: growing one by one reallocated 4 times in a user's first 8 events.
+            history.reserveCapacity(min(limit, 8))
+        }
         history.append(interaction)
     }
 
@@ -53,6 +58,7 @@ struct UserState: Sendable, Equatable {
         if let last = sessions.last, last.hash == hash, last.serial == serial { return }
         sessions.removeAll { $0.hash == hash }
         if sessions.count >= 2 { sessions.removeFirst(sessions.count - 1) }
+        if sessions.capacity == 0 { sessions.reserveCapacity(2) }  // the second session would reallocate
         sessions.append((hash, serial))
     }
 

@@ -357,10 +357,11 @@ public struct RecommendationEngine: Sendable {
         _ partner: Int32, seed: UInt64, weight: Float, capacity: Int, scale: Float,
         semantic: EngineConfiguration.Semantic, to state: inout ItemState
     ) -> Bool {
-        state.neighbours.add(partner, weight: weight, capacity: capacity)
+        // The vector first: its cache miss then overlaps the counters' instead of following it.
         let isNew = state.vector.isEmpty
         if isNew { state.vector = [Float](repeating: 0, count: semantic.dimensions) }
         addIndexVector(seed: seed, nonZeros: semantic.indexVectorNonZeros, to: &state.vector, scale: scale)
+        state.neighbours.add(partner, weight: weight, capacity: capacity)
         return isNew
     }
 
