@@ -6,49 +6,25 @@ struct SpaceSavingCounters: Sendable, Equatable {
         var weight: Float
     }
 
-    /// Sorted by key, so a lookup reads one block of 8 entries after the fences.
+    /// Sorted by key, so a lookup reads an eighth of the keys (no extra index memory per item).
     private(set) var entries: [Entry] = []
-    /// The keys at positions 8, 16, …, 128 (`Int32.max` past the end), held inline: a lookup compares them in
-    /// one vector step and then reads one block of `entries`, instead of one cache line per 8 entries of a cold
-    /// list (17 for a full list of 128). Derived from `entries`, so not part of equality.
-    private var fences = SIMD16<Int32>(repeating: .max)
 
     init() {}
-    init(entries: [Entry]) {
-        self.entries = entries.sorted { $0.key < $1.key }
-        refreshFences(from: 0)
-    }
+    init(entries: [Entry]) { self.entries = entries.sorted { $0.key < $1.key } }
 
-    static func == (lhs: SpaceSavingCounters, rhs: SpaceSavingCounters) -> Bool { lhs.entries == rhs.entries }
-
-    /// Re-reads the fences at positions from `start` on (after the keys there moved); every change of keys calls it.
-    private mutating func refreshFences(from start: Int) {
-        entries.withUnsafeBufferPointer { buffer in
-            var lane = max(0, (start &- 1) / 8)  // the first fence whose position is >= start
-            while lane < 16 {
-                let position = (lane &+ 1) &* 8
-                fences[lane] = position < buffer.count ? buffer[position].key : .max
-                lane &+= 1
-            }
-        }
-    }
-
-    /// The position of `key`, or where it would be inserted. Two levels: count the fences not above `key` (then,
-    /// for lists longer than 136, the every-8th keys past them: independent loads, so a cold list's cache lines
-    /// arrive together), then scan that block of 8.
+    /// The position of `key`, or where it would be inserted. Two levels: count the every-8th keys not above
+    /// `key` (independent loads, so a cold list's cache lines arrive together instead of one binary-search step
+    /// at a time), then scan that block of 8.
     private func position(of key: Int32) -> (index: Int, found: Bool) {
-        let below = fences .<= SIMD16(repeating: key)
-        var blocks = Int(SIMD16<Int32>(repeating: 0).replacing(with: 1, where: below).wrappedSum())
-        return entries.withUnsafeBufferPointer { buffer in
+        entries.withUnsafeBufferPointer { buffer in
             let count = buffer.count
-            if blocks == 16 {
-                var sample = 136
-                while sample < count {
-                    blocks &+= buffer[sample].key <= key ? 1 : 0
-                    sample &+= 8
-                }
+            var blocks = 0
+            var sample = 8
+            while sample < count {
+                blocks &+= buffer[sample].key <= key ? 1 : 0
+                sample &+= 8
             }
-            var index = min(blocks &* 8, count)  // only a key of Int32.max passes the unused fences
+            var index = blocks &* 8
             let end = min(index &+ 8, count)
             while index < end, buffer[index].key < key { index &+= 1 }
             return (index, index < end && buffer[index].key == key)
@@ -64,7 +40,6 @@ struct SpaceSavingCounters: Sendable, Equatable {
         }
         if entries.count < capacity {
             entries.insert(Entry(key: key, weight: weight), at: index)
-            refreshFences(from: index)
             return
         }
         // Full: the new key takes over the smallest counter; ties go to the larger key so eviction does not depend
@@ -105,7 +80,6 @@ struct SpaceSavingCounters: Sendable, Equatable {
                 buffer[index] = replacement
             }
         }
-        refreshFences(from: min(smallest, index))
     }
 
     func weight(of key: Int32) -> Float {
@@ -115,10 +89,7 @@ struct SpaceSavingCounters: Sendable, Equatable {
 
     mutating func remove(_ key: Int32) {
         let (index, found) = position(of: key)
-        if found {
-            entries.remove(at: index)
-            refreshFences(from: index)
-        }
+        if found { entries.remove(at: index) }
     }
 
     mutating func scale(by factor: Float) {

@@ -223,14 +223,21 @@ struct SlotTable: Sendable {
 
     // MARK: - Recency
 
-    /// `unlink` then `link` in four writes instead of five (the slot's own links are written once).
+    /// `unlink` then `link` in four writes instead of five (the slot's own links are written once), through one
+    /// writer (one check of the list of chunks).
     private mutating func moveToTail(_ slot: Int32) {
         guard slot != tail else { return }
-        let old = links[Int(slot)]  // not the tail, so it has a next
-        if old.previous >= 0 { links[Int(old.previous)].next = old.next } else { head = old.next }
-        links[Int(old.next)].previous = old.previous
-        links[Int(tail)].next = slot
-        links[Int(slot)] = Link(previous: tail, next: -1)
+        let oldTail = tail
+        let newHead: Int32? = links.withWriter { links in
+            let old = links[Int(slot)]  // not the tail, so it has a next
+            links[Int(old.next)].previous = old.previous
+            links[Int(oldTail)].next = slot
+            links[Int(slot)] = Link(previous: oldTail, next: -1)
+            guard old.previous >= 0 else { return old.next }
+            links[Int(old.previous)].next = old.next
+            return nil
+        }
+        if let newHead { head = newHead }
         tail = slot
     }
 

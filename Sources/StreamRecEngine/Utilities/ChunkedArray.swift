@@ -105,6 +105,31 @@ struct ChunkedArray<Element> {
         }
     }
 
+    /// Runs `body` with a writer for scattered elements that checks the list of chunks once; each chunk written
+    /// is still copied first when shared. The writer is valid only inside `body`.
+    mutating func withWriter<Result>(_ body: (Writer) throws -> Result) rethrows -> Result {
+        let count = count
+        return try chunks.withUnsafeMutableBufferPointer { try body(Writer(chunks: $0, count: count)) }
+    }
+
+    struct Writer {
+        fileprivate let chunks: UnsafeMutableBufferPointer<ChunkStorage<Element>>
+        fileprivate let count: Int
+
+        subscript(position: Int) -> Element {
+            @inline(__always) get {
+                precondition(UInt(bitPattern: position) < UInt(bitPattern: count), "ChunkedArray position out of range")
+                return chunks[position >> ChunkedArray.chunkShift].elements[position & ChunkedArray.positionMask]
+            }
+            @inline(__always) nonmutating set {
+                precondition(UInt(bitPattern: position) < UInt(bitPattern: count), "ChunkedArray position out of range")
+                let chunk = position >> ChunkedArray.chunkShift
+                ChunkStorage.makeUnique(&chunks[chunk], capacity: ChunkedArray.elementsPerChunk)
+                chunks[chunk].elements[position & ChunkedArray.positionMask] = newValue
+            }
+        }
+    }
+
     mutating func append(_ element: Element) {
         let offset = count & Self.positionMask
         if offset == 0 {
