@@ -155,3 +155,49 @@ extension TopSelectionTests {
         #expect(unknown == full.dropFirst(60).prefix(5).map { names[Int($0)] })
     }
 }
+
+extension TopSelectionTests {
+    /// A batch's list scans, computed list by list for all its queries, offer what each search computes alone:
+    /// the same items in the same order with the same scores bit for bit, for lopsided lists that the scan limit
+    /// cuts, lists longer than a tile, and queries without a search.
+    @Test func scannedDotsOfABatchOfferWhatEachSearchComputes() {
+        var random = SplitMix64(seed: 41)
+        for dimensions in [32, 6] {
+            let listSizes = [300, 3, 0, 150, 17, 90, 1, 64]
+            var item: Int32 = 0
+            var lists: [[Int32]] = []
+            var listVectors: [[Float]] = []
+            for size in listSizes {
+                lists.append((0..<size).map { _ in item += 1; return item })
+                listVectors.append((0..<size * dimensions).map { _ in Float(random.nextUnit() * 2 - 1) })
+            }
+            let centroids = (0..<listSizes.count * dimensions).map { _ in Float(random.nextUnit() * 2 - 1) }
+            let index = SemanticIndex(dimensions: dimensions, centroids: centroids, lists: lists,
+                                      listVectors: listVectors, pending: [], clustered: Int(item))!
+            let queries: [[Float]?] = (0..<40).map { position in
+                guard position % 7 != 3 else { return nil }
+                var query = (0..<dimensions).map { _ in Float(random.nextUnit() * 2 - 1) }
+                VectorMath.normalize(&query)
+                return query
+            }
+            for (probes, scanLimit) in [(4, 512), (3, 200), (8, 1_000), (1, 5)] {
+                let batch = index.scannedDots(queries: queries, probes: probes, scanLimit: scanLimit)
+                var offers = 0
+                for (position, query) in queries.enumerated() {
+                    guard let query else { continue }
+                    var alone: [(Int32, UInt64)] = []
+                    var batched: [(Int32, UInt64)] = []
+                    index.search(query, probes: probes, scanLimit: scanLimit, pendingVectors: nil,
+                                 pendingVector: { _ in [] }) { alone.append(($0, $1.bitPattern)) }
+                    index.search(query, probes: probes, scanLimit: scanLimit, pendingVectors: nil,
+                                 pendingVector: { _ in [] }, scanned: batch.queries[position]) {
+                        batched.append(($0, $1.bitPattern))
+                    }
+                    offers += alone.count
+                    #expect(batched.map(\.0) == alone.map(\.0) && batched.map(\.1) == alone.map(\.1))
+                }
+                #expect(offers > queries.count)
+            }
+        }
+    }
+}
