@@ -50,32 +50,20 @@ extension RecommendationEngine {
     }
 
     /// ``recommend(userID:sessionID:k:filters:)`` for each user in turn (their latest sessions), sharing the
-    /// work that does not depend on the user (ranking the trending list), the call's buffers and the semantic
-    /// index's reads (its list scans run for a group of users at a time); same results as one call each.
+    /// work that does not depend on the user (ranking the trending list) and the call's buffers; same results as
+    /// one call each.
     public func recommend(
         userIDs: some Sequence<String>, k: Int, filters: RecommendationFilters = RecommendationFilters()
     ) -> [[Recommendation]] {
         let trending = rankedTrending()
         var scratch = RecommendScratch(configuration: configuration)
-        let semantic = configuration.blend.semantic > 0
-        if semantic { scratch.pendingVectors = semanticIndex.pendingVectors { items[Int($0)].vector } }
-        let userIDs = Array(userIDs)
+        if configuration.blend.semantic > 0 {
+            scratch.pendingVectors = semanticIndex.pendingVectors { items[Int($0)].vector }
+        }
         var lists: [[Recommendation]] = []
-        lists.reserveCapacity(userIDs.count)
-        // Groups small enough that their dot products are still cached when their users are recommended for.
-        for groupStart in stride(from: 0, to: userIDs.count, by: 256) {
-            let group = userIDs[groupStart..<min(groupStart + 256, userIDs.count)]
-            var scanned: SemanticIndex.ScannedDots?
-            if semantic {
-                scanned = semanticIndex.scannedDots(
-                    queries: group.map { userTable.slot(of: $0).flatMap { semanticQuery(users[Int($0)]) } },
-                    probes: configuration.semantic.probes, scanLimit: configuration.semantic.maxScannedItems)
-            }
-            for (position, userID) in group.enumerated() {
-                scratch.semanticScan = scanned?.queries[position]
-                lists.append(recommend(userID: userID, sessionID: nil, k: k, filters: filters,
-                                       trendingRanked: trending, scratch: &scratch))
-            }
+        for userID in userIDs {
+            lists.append(recommend(userID: userID, sessionID: nil, k: k, filters: filters, trendingRanked: trending,
+                                   scratch: &scratch))
         }
         return lists
     }
@@ -114,8 +102,8 @@ extension RecommendationEngine {
             }
             if blend.query > 0 { addQueryClicks(state, into: &scratch.candidates) }
             if blend.semantic > 0 {
-                addSemantic(state, pendingVectors: scratch.pendingVectors, scanned: scratch.semanticScan,
-                            offered: &scratch.semanticOffered, into: &scratch.candidates)
+                addSemantic(state, pendingVectors: scratch.pendingVectors, offered: &scratch.semanticOffered,
+                            into: &scratch.candidates)
             }
         }
         if blend.popular > 0 { addPopular(trendingRanked.prefix(max(k * 2, 50)), into: &scratch.candidates) }
@@ -251,7 +239,7 @@ extension RecommendationEngine {
         let halfLife = max(settings.recencyHalfLifeSeconds, 0.001) * 1000
         // The first `sampleSize` sessions still in the store are the candidates; ties prefer the newer session:
         // keys are negated serials so "smaller key first" means newer.
-        var best = TopHeap<Int64>(capacity: settings.neighbours)
+        var best = TopScores<Int64>(capacity: settings.neighbours)
         let keys = shared.keys
         let overlaps = shared.scores
         var sampled = 0
@@ -271,7 +259,9 @@ extension RecommendationEngine {
                 let similarity = overlaps[position] / size.squareRoot()
                 // The score is similarity × recency with recency = 2^-age ≤ 1 (the margin covers rounding): skip
                 // what cannot enter the full list before paying for the exponential.
-                if best.isFull, let weakest = best.weakest, similarity * 1.000_000_001 < weakest.score {
+                if best.entries.count == best.capacity, let weakest = best.entries.last,
+                    similarity * 1.000_000_001 < weakest.score
+                {
                     continue
                 }
                 let recency = exp2(-Double(max(0, now - header.lastTimeMilliseconds)) / halfLife)
@@ -280,7 +270,7 @@ extension RecommendationEngine {
             chunkStart = chunkEnd
         }
 
-        for entry in best.sorted() {
+        for entry in best.entries {
             let similarity = entry.score
             let neighbourItems = sessions.items(of: UInt32(-entry.key))
             // The shared item the current session touched most recently anchors the neighbour.
@@ -376,28 +366,22 @@ extension RecommendationEngine {
         candidates.normalise(.query)
     }
 
-    /// The unit interest vector the semantic source searches with; nil when the user has none.
-    private func semanticQuery(_ state: UserState) -> [Float]? {
-        var interest = state.interest
-        VectorMath.normalize(&interest)
-        return VectorMath.norm(interest) > 0 ? interest : nil
-    }
-
     /// The nearest items to the user's interest vector, through the IVF index.
     /// - Parameters:
     ///   - pendingVectors: the index's pending vectors, when read once for a batch.
-    ///   - scanned: the user's list scans, when computed for a batch.
     ///   - offered: emptied here; the items that passed the checks below so far.
     private func addSemantic(
-        _ state: UserState, pendingVectors: SemanticIndex.PendingVectors?, scanned: SemanticIndex.ScannedDots.Query?,
-        offered: inout SlotBits, into candidates: inout CandidateSet
+        _ state: UserState, pendingVectors: SemanticIndex.PendingVectors?, offered: inout SlotBits,
+        into candidates: inout CandidateSet
     ) {
-        guard let interest = semanticQuery(state) else { return }
+        var interest = state.interest
+        VectorMath.normalize(&interest)
+        guard VectorMath.norm(interest) > 0 else { return }
         var best = TopHeap<Int32>(capacity: configuration.semantic.candidates)
         offered.removeAll()
         semanticIndex.search(
             interest, probes: configuration.semantic.probes, scanLimit: configuration.semantic.maxScannedItems,
-            pendingVectors: pendingVectors, pendingVector: { items[Int($0)].vector }, scanned: scanned
+            pendingVectors: pendingVectors, pendingVector: { items[Int($0)].vector }
         ) { item, similarity in
             // Dead slots are skipped; an item listed twice (a reused slot) offers its score twice, kept once
             // (only an item offered before can be in the list: the common case skips scanning it).

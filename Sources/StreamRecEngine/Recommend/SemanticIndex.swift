@@ -159,14 +159,12 @@ struct SemanticIndex: Sendable, Equatable {
     /// Scores the items of the lists nearest to `query` (at most `scanLimit` of them) by cosine with their indexed
     /// unit vectors, and every pending item with `pendingVector` (or `pendingVectors` of this index, the same
     /// cosines bit for bit); offers each positive score to `offer`.
-    /// - Parameters:
-    ///   - query: a unit vector.
-    ///   - scanned: this query's ``ScannedDots/Query`` (the same probes and dot products, computed for a batch).
+    /// - Parameter query: a unit vector.
     /// - Complexity: O(centroids · d + scanLimit · d + pending · d).
     @inline(__always)  // one caller: its `offer` is inlined into the scan loops instead of called per item
     func search(
         _ query: [Float], probes: Int, scanLimit: Int, pendingVectors: PendingVectors?,
-        pendingVector: (Int32) -> [Float], scanned: ScannedDots.Query? = nil, offer: (Int32, Double) -> Void
+        pendingVector: (Int32) -> [Float], offer: (Int32, Double) -> Void
     ) {
         var next = 0
         if let pendingVectors, pendingVectors.squaredNorms.count == pending.count, query.count == dimensions {
@@ -200,32 +198,7 @@ struct SemanticIndex: Sendable, Equatable {
             let similarity = VectorMath.cosine(unit: query, pendingVector(pending[next]))
             if similarity > 0 { offer(pending[next], Double(similarity)) }
         }
-        if let scanned {
-            var position = 0
-            for probe in scanned.probes {
-                let items = lists[probe.list]
-                for row in 0..<probe.count where scanned.dots[position + row] > 0 {
-                    offer(items[row], Double(scanned.dots[position + row]))
-                }
-                position += probe.count
-            }
-            return
-        }
-        for probe in probedLists(query, probes: probes, scanLimit: scanLimit) {
-            let items = lists[probe.list]
-            listVectors[probe.list].withUnsafeBufferPointer { vectors in
-                query.withUnsafeBufferPointer { query in
-                    Self.forEachDot(rows: vectors, count: probe.count, dimensions: dimensions, with: query) { row, dot in
-                        if dot > 0 { offer(items[row], Double(dot)) }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The lists a search for `query` scans, nearest first, each with how many of its first rows it scans.
-    private func probedLists(_ query: [Float], probes: Int, scanLimit: Int) -> [(list: Int, count: Int)] {
-        guard centroidCount > 0, query.count == dimensions else { return [] }
+        guard centroidCount > 0, query.count == dimensions else { return }
         // The `probes` best centroids (score descending, ties to the lower index), as a full sort would order them.
         var nearest: [(index: Int, score: Float)] = []
         nearest.reserveCapacity(probes + 1)
@@ -246,66 +219,19 @@ struct SemanticIndex: Sendable, Equatable {
             }
         }
         var scanned = 0
-        var probed: [(list: Int, count: Int)] = []
         // Lopsided clusters (near-identical texts) must not turn a probe into a scan of the catalogue.
         for entry in nearest where scanned < scanLimit {
-            let count = min(lists[entry.index].count, scanLimit - scanned)
+            let items = lists[entry.index]
+            let count = min(items.count, scanLimit - scanned)
             scanned += count
-            probed.append((entry.index, count))
-        }
-        return probed
-    }
-
-    /// The list scans of many searches (one per query; nil = no search), with their dot products.
-    struct ScannedDots {
-        struct Query {
-            fileprivate var probes: [(list: Int, count: Int)] = []
-            /// The rows' dot products with the query, in scan order.
-            fileprivate var dots: [Float] = []
-        }
-
-        let queries: [Query]
-    }
-
-    /// What ``search(_:probes:scanLimit:pendingVectors:pendingVector:scanned:offer:)`` computes for each query's
-    /// lists, bit for bit, but list by list for all the queries probing a list, a tile of rows at a time: a tile
-    /// is read from memory once for all of them instead of once per search (the scan waited on memory).
-    func scannedDots(queries: [[Float]?], probes: Int, scanLimit: Int) -> ScannedDots {
-        var scans = queries.map { query in
-            let probed = query.map { probedLists($0, probes: probes, scanLimit: scanLimit) } ?? []
-            return ScannedDots.Query(
-                probes: probed, dots: [Float](repeating: 0, count: probed.reduce(0) { $0 + $1.count }))
-        }
-        // Per list: the queries scanning it, with their row counts and where their dots go.
-        var scansOfList = [[(query: Int, count: Int, offset: Int)]](repeating: [], count: centroidCount)
-        for (query, scan) in scans.enumerated() {
-            var offset = 0
-            for probe in scan.probes {
-                scansOfList[probe.list].append((query, probe.count, offset))
-                offset += probe.count
-            }
-        }
-        let tileRows = 64  // 8 KB at 32 dimensions: stays in the L1 cache while every query reads it
-        for (list, listScans) in scansOfList.enumerated() {
-            guard let longest = listScans.map(\.count).max() else { continue }
-            listVectors[list].withUnsafeBufferPointer { vectors in
-                for tileStart in stride(from: 0, to: longest, by: tileRows) {
-                    let tile = UnsafeBufferPointer(rebasing: vectors[(tileStart * dimensions)...])
-                    for scan in listScans where scan.count > tileStart {
-                        let rows = min(tileRows, scan.count - tileStart)
-                        queries[scan.query]!.withUnsafeBufferPointer { query in
-                            scans[scan.query].dots.withUnsafeMutableBufferPointer { dots in
-                                // Each row's sum is the same however the rows are grouped.
-                                Self.forEachDot(rows: tile, count: rows, dimensions: dimensions, with: query) { row, dot in
-                                    dots[scan.offset + tileStart + row] = dot
-                                }
-                            }
-                        }
+            listVectors[entry.index].withUnsafeBufferPointer { vectors in
+                query.withUnsafeBufferPointer { query in
+                    Self.forEachDot(rows: vectors, count: count, dimensions: dimensions, with: query) { position, dot in
+                        if dot > 0 { offer(items[position], Double(dot)) }
                     }
                 }
             }
         }
-        return ScannedDots(queries: scans)
     }
 
     /// Calls `body` with the dot product of each of the first `count` rows (`dimensions` wide) with `query`, in
@@ -326,7 +252,7 @@ struct SemanticIndex: Sendable, Equatable {
             let rowBytes = dimensions &* MemoryLayout<Float>.stride
             while row + 8 <= count {
                 // Offsets in wrapping arithmetic from the block's first row (all inside `rows`, checked above):
-                // checked index arithmetic per load was half the loop's instructions.
+                // checked index arithmetic per load was about half the loop's instructions.
                 let block = UnsafeRawPointer(rowBase + row &* dimensions)
                 @inline(__always) func products(_ row: Int, _ offset: Int, _ weights: SIMD4<Float>) -> SIMD4<Float> {
                     block.loadUnaligned(fromByteOffset: row &* rowBytes &+ offset, as: SIMD4<Float>.self) * weights

@@ -287,8 +287,6 @@ struct RecommendScratch: ~Copyable {
     var semanticOffered = SlotBits()
     /// The semantic index's pending vectors, read once per batch (nil: read per call).
     var pendingVectors: SemanticIndex.PendingVectors?
-    /// The current user's semantic list scans, computed for a batch (nil: scanned per call).
-    var semanticScan: SemanticIndex.ScannedDots.Query?
 
     init(configuration: EngineConfiguration) {
         let steps = max(configuration.capacity.historyPerUser, configuration.capacity.itemsPerSession)

@@ -1,4 +1,4 @@
-/// A key with its score, ranked best first: score descending, then key ascending.
+/// A key with its score, ranked best first: score descending, then key ascending (the order of ``TopScores``).
 struct ScoredKey<Key: Comparable & BitwiseCopyable>: BitwiseCopyable {
     var key: Key
     var score: Double
@@ -60,9 +60,9 @@ extension UnsafeMutableBufferPointer {
     }
 }
 
-/// The best `capacity` entries offered (score descending, ties by key ascending; keys distinct), as a sorted list
-/// of `capacity` keeps them, but held as a binary heap with the weakest on top: an entry that enters costs
-/// O(log capacity) moves instead of a shift of the list, and the weakest (the bar to enter) is read in O(1).
+/// The best `capacity` entries offered (score descending, ties by key ascending; keys distinct), as ``TopScores``
+/// keeps them, but held as a binary heap with the weakest on top: an entry that enters costs O(log capacity)
+/// moves instead of a shift of the list, and the weakest (the bar to enter) is read in O(1).
 struct TopHeap<Key: Comparable & BitwiseCopyable> {
     let capacity: Int
     /// Every parent is the weaker of itself and its children (its children precede it).
@@ -136,21 +136,5 @@ struct TopHeap<Key: Comparable & BitwiseCopyable> {
             }
         }
         return entries
-    }
-}
-
-extension Array where Element: BitwiseCopyable {
-    /// `insert(_:at:)` for plain values within reserved capacity: appends, then shifts the tail up one place,
-    /// instead of the generic range replacement `insert` goes through (a call and checks per insert).
-    @inline(__always) mutating func insertShifting(_ element: Element, at position: Int) {
-        append(element)
-        withUnsafeMutableBufferPointer { elements in
-            var index = elements.count - 1
-            while index > position {
-                elements[index] = elements[index - 1]
-                index -= 1
-            }
-            elements[position] = element
-        }
     }
 }

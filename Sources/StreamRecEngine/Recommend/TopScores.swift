@@ -1,7 +1,6 @@
-@testable import StreamRecEngine
-
-/// The best `capacity` (key, score) pairs offered, kept sorted by score descending, ties by key ascending: the
-/// plain selection ``TopHeap`` replaced in recommend, as the reference the tests compare it with.
+/// The best `capacity` (key, score) pairs offered, kept sorted by score descending, ties by key ascending.
+/// Selecting this way costs O(n log k) instead of sorting all n candidates, and the result does not depend on the
+/// order of the offers (the order is total).
 struct TopScores<Key: Comparable & BitwiseCopyable> {
     let capacity: Int
     private(set) var entries: [(key: Key, score: Double)] = []
@@ -29,5 +28,21 @@ struct TopScores<Key: Comparable & BitwiseCopyable> {
             if Self.precedes(entries[middle], entry) { low = middle + 1 } else { high = middle }
         }
         entries.insertShifting(entry, at: low)
+    }
+}
+
+extension Array where Element: BitwiseCopyable {
+    /// `insert(_:at:)` for plain values within reserved capacity: appends, then shifts the tail up one place,
+    /// instead of the generic range replacement `insert` goes through (a call and checks per insert).
+    @inline(__always) mutating func insertShifting(_ element: Element, at position: Int) {
+        append(element)
+        withUnsafeMutableBufferPointer { elements in
+            var index = elements.count - 1
+            while index > position {
+                elements[index] = elements[index - 1]
+                index -= 1
+            }
+            elements[position] = element
+        }
     }
 }
