@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StreamRecEngine
+import StreamRecService
 
 /// `streamrec bench engine`: apply throughput, recommend latency and memory on a synthetic Zipf stream.
 struct EngineBenchCommand: ParsableCommand {
@@ -11,7 +12,8 @@ struct EngineBenchCommand: ParsableCommand {
             Users arrive uniformly at random and browse sessions of 2–8 events; a session's first item is drawn \
             from a Zipf distribution over the catalogue and the rest stay near it (so items co-occur); 5 % of \
             sessions start with a search from a Zipf-distributed query vocabulary; every item gets a metadata \
-            event first. Events are generated outside the timed region; one core, one engine.
+            event first. Events are generated outside the timed region; one core, one engine. With \
+            --shop-sessions the events are `bench pipeline`'s instead (see that option).
             """
     )
 
@@ -24,6 +26,12 @@ struct EngineBenchCommand: ParsableCommand {
     var recommendBatch = 250
     @Option(help: "PRNG seed.") var seed: UInt64 = 1
     @Option(help: "YAML engine configuration (as for evaluate); absent keys keep their defaults.") var config: String?
+    @Flag(help: """
+        Feed `bench pipeline`'s events instead (`streamrec demo`'s shop sessions, seed 7: 6 categories of 2,000 \
+        ranks with near-identical titles, whose ids overlap into 7,000 items; catalogue first), so recommend is \
+        timed on the catalogue `serve` sees there without Kafka; --items, --zipf and --seed are then unused.
+        """)
+    var shopSessions = false
 
     func validate() throws {
         guard users > 0, items > 0, events > 0, recommendations > 0, recommendBatch > 0 else {
@@ -32,17 +40,28 @@ struct EngineBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        var generator = SyntheticStream(users: users, items: items, zipf: zipf, seed: seed)
+        if shopSessions {
+            var generator = ShopSessionStream(users: users, seed: 7)
+            print("streamrec bench engine: \(users) users, \(events) events of bench pipeline's shop sessions")
+            try run(&generator) { ShopSessionStream(users: users, seed: 99) }
+        } else {
+            var generator = SyntheticStream(users: users, items: items, zipf: zipf, seed: seed)
+            print("streamrec bench engine: \(users) users, \(items) items, \(events) events, zipf \(zipf), seed \(seed)")
+            try run(&generator) { SyntheticStream(users: users, items: items, zipf: zipf, seed: seed &+ 99) }
+        }
+    }
+
+    /// - Parameter decodeSample: another stream of the same kind, whose JSON lines time the decoder.
+    private func run<Stream: BenchEventStream>(_ generator: inout Stream, decodeSample: () -> Stream) throws {
         var configuration = try config.map(EngineConfigurationFile.load) ?? EngineConfiguration()
         configuration.capacity.maxUsers = max(configuration.capacity.maxUsers, users)
         var engine = RecommendationEngine(configuration: configuration)
         let clock = ContinuousClock()
         let baseline = ResidentMemory.bytes()
-        print("streamrec bench engine: \(users) users, \(items) items, \(events) events, zipf \(zipf), seed \(seed)")
 
-        // Decoding: JSON lines of the same stream, decoded by the hot-path decoder.
-        var decodeSample = SyntheticStream(users: users, items: items, zipf: zipf, seed: seed &+ 99)
-        let lines = (0..<200_000).map { _ in Array(decodeSample.next().jsonLine.utf8) }
+        // Decoding: JSON lines of the same kind of stream, decoded by the hot-path decoder.
+        var sample = decodeSample()
+        let lines = (0..<200_000).map { _ in sample.nextJSONLine() }
         let totalBytes = lines.reduce(0) { $0 + $1.count }
         var decoded = 0
         let decodeTime = clock.measure {
@@ -63,7 +82,7 @@ struct EngineBenchCommand: ParsableCommand {
         var applied = 0
         while applied < events {
             let count = min(batch, events - applied)
-            let chunk = (0..<count).map { _ in generator.next().event }
+            let chunk = (0..<count).map { _ in generator.nextEvent() }
             applyCPUSeconds += ThreadCPUClock.measure {
                 applyTime += clock.measure { for event in chunk { engine.apply(event) } }
             }
@@ -138,7 +157,7 @@ struct EngineBenchCommand: ParsableCommand {
     /// What a checkpoint costs the loop (`serve` hands a copy of the engine to its writer): the next events are
     /// applied once with no copy held and once while a copy is alive, so every write to state the copy still
     /// shares pays copy-on-write. Runs after everything else, so it changes no figure above.
-    private func measureCopyStall(_ engine: inout RecommendationEngine, generator: inout SyntheticStream) {
+    private func measureCopyStall(_ engine: inout RecommendationEngine, generator: inout some BenchEventStream) {
         let steps = [100, 1_000, 5_000]
         func applyTimed(_ events: [Event]) -> [Double] {
             var cumulative: [Double] = []
@@ -151,8 +170,8 @@ struct EngineBenchCommand: ParsableCommand {
             }
             return cumulative
         }
-        let alone = applyTimed((0..<steps.last!).map { _ in generator.next().event })
-        let events = (0..<steps.last!).map { _ in generator.next().event }
+        let alone = applyTimed((0..<steps.last!).map { _ in generator.nextEvent() })
+        let events = (0..<steps.last!).map { _ in generator.nextEvent() }
         var held: RecommendationEngine?
         let copySeconds = ThreadCPUClock.measure { held = engine }
         let shared = applyTimed(events)
@@ -194,8 +213,56 @@ struct RecommendationDigest {
     }
 }
 
+/// Where `bench engine` gets its events.
+protocol BenchEventStream {
+    /// Item metadata, applied before everything else.
+    mutating func metadataEvents() -> [Event]
+    mutating func nextEvent() -> Event
+    /// The next event as an input JSON line (for timing the decoder).
+    mutating func nextJSONLine() -> [UInt8]
+    /// Users who were active lately (what a live service recommends for).
+    mutating func recentUsers(_ count: Int) -> [String]
+}
+
+/// `bench pipeline`'s events (``SessionGenerator``), converted to engine events without JSON.
+struct ShopSessionStream: BenchEventStream {
+    private var generator: SessionGenerator
+    private var random: SplitMix64
+    private var recent: [String] = []
+
+    init(users: Int, seed: UInt64) {
+        generator = SessionGenerator(seed: seed, users: users, itemsPerCategory: 2_000,
+                                     startMilliseconds: 1_732_550_400_000)
+        random = SplitMix64(seed: seed)
+    }
+
+    mutating func metadataEvents() -> [Event] { generator.catalogueEvents().map(Self.event) }
+
+    mutating func nextEvent() -> Event {
+        let event = Self.event(generator.next())
+        if let user = event.userID {
+            recent.append(user)
+            if recent.count > 100_000 { recent.removeFirst(50_000) }
+        }
+        return event
+    }
+
+    mutating func nextJSONLine() -> [UInt8] { generator.next().jsonBytes() }
+
+    mutating func recentUsers(_ count: Int) -> [String] {
+        (0..<count).map { _ in recent[Int(random.next(below: UInt64(recent.count)))] }
+    }
+
+    private static func event(_ generated: GeneratedEvent) -> Event {
+        // The generator writes only valid types.
+        Event(eventID: generated.eventID, type: EventType(rawValue: generated.type)!, userID: generated.userID,
+              sessionID: generated.sessionID, itemID: generated.itemID, query: generated.query,
+              title: generated.title, category: generated.category, timestampMilliseconds: generated.timestamp)
+    }
+}
+
 /// The synthetic workload; see the command's discussion.
-struct SyntheticStream {
+struct SyntheticStream: BenchEventStream {
     private var random: SplitMix64
     private let userIDs: [String]
     private let itemIDs: [String]
@@ -272,7 +339,10 @@ struct SyntheticStream {
         return (event, #"{"event_id":"e\#(time)","type":"\#(type.rawValue)","user_id":"\#(userIDs[sessionUser])","session_id":"s\#(sessionNumber)","item_id":"\#(item)","timestamp":\#(time)}"#)
     }
 
-    /// Users who were active lately (what a live service recommends for).
+    mutating func nextEvent() -> Event { next().event }
+
+    mutating func nextJSONLine() -> [UInt8] { Array(next().jsonLine.utf8) }
+
     mutating func recentUsers(_ count: Int) -> [String] {
         (0..<count).map { _ in userIDs[recent[Int(random.next() % UInt64(recent.count))]] }
     }

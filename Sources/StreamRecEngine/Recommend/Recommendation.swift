@@ -60,7 +60,17 @@ public struct Reason: Sendable, Equatable, Hashable, Codable {
         public static let query = "query"
         public static let semantic = "semantic"
         public static let popular = "popular"
-        public static func coOccurrence(_ type: EventType) -> String { "co_\(type.rawValue)" }
+        public static func coOccurrence(_ type: EventType) -> String {
+            // Literals, not "co_" + the raw value: recommend names one per co-occurrence reason.
+            switch type {
+            case .search: "co_search"
+            case .click: "co_click"
+            case .view: "co_view"
+            case .cart: "co_cart"
+            case .purchase: "co_purchase"
+            case .item: "co_item"
+            }
+        }
     }
 }
 

@@ -76,24 +76,23 @@ public struct RecommendationMessage: Sendable, Equatable, Codable {
             json.raw(",\"generated_at\":")
             json.integer(generatedAt)
             json.raw(",\"items\":[")
+            // Separators joined to the next token: each raw write is a copy call.
             var isFirstItem = true
             for item in items {
-                if !isFirstItem { json.raw(",") }
+                json.raw(isFirstItem ? "{\"item_id\":" : ",{\"item_id\":")
                 isFirstItem = false
-                json.raw("{\"item_id\":")
                 json.string(item.itemID)
                 json.raw(",\"reasons\":[")
                 var isFirstReason = true
                 for reason in item.reasons {
-                    if !isFirstReason { json.raw(",") }
-                    isFirstReason = false
-                    json.raw("{")
                     if let itemID = reason.itemID {
-                        json.raw("\"item_id\":")
+                        json.raw(isFirstReason ? "{\"item_id\":" : ",{\"item_id\":")
                         json.string(itemID)
-                        json.raw(",")
+                        json.raw(",\"kind\":")
+                    } else {
+                        json.raw(isFirstReason ? "{\"kind\":" : ",{\"kind\":")
                     }
-                    json.raw("\"kind\":")
+                    isFirstReason = false
                     json.string(reason.kind)
                     if let query = reason.query {
                         json.raw(",\"query\":")
@@ -195,8 +194,10 @@ struct JSONWriter: TextOutputStream {
     }
 
     private mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
-        precondition(count + bytes.count <= buffer.count, "JSONWriter: buffer sized too small")
-        _ = UnsafeMutableBufferPointer(rebasing: buffer[count..<count + bytes.count]).initialize(fromContentsOf: bytes)
+        precondition(bytes.count <= buffer.count - count, "JSONWriter: buffer sized too small")
+        // Pointers, not a rebased slice: the slice's checks and generic copy cost more than the few bytes.
+        guard let source = bytes.baseAddress, let base = buffer.baseAddress else { return }
+        (base + count).initialize(from: source, count: bytes.count)
         count += bytes.count
     }
 
