@@ -28,7 +28,7 @@ struct EngineBenchCommand: ParsableCommand {
     @Option(help: "YAML engine configuration (as for evaluate); absent keys keep their defaults.") var config: String?
     @Flag(help: """
         Feed `bench pipeline`'s events instead (`streamrec demo`'s shop sessions, seed 7: 6 categories of 2,000 \
-        ranks with near-identical titles, whose ids overlap into 7,000 items; catalogue first), so recommend is \
+        items with near-identical titles, 12,000 in all; catalogue first), so recommend is \
         timed on the catalogue `serve` sees there without Kafka; --items, --zipf and --seed are then unused.
         """)
     var shopSessions = false

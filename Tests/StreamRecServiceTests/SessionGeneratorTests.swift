@@ -55,4 +55,10 @@ import Testing
         #expect(json["user_id"] == nil)
         #expect(json["item_id"] as? String == events[0].itemID)
     }
+
+    @Test func largeCataloguesKeepOneIDPerItem() {
+        let generator = SessionGenerator(seed: 7, users: 10, itemsPerCategory: 2_000, startMilliseconds: 0)
+        #expect(Set(generator.catalogue.map(\.itemID)).count == SessionGenerator.categories.count * 2_000)
+        #expect(SessionGenerator(seed: 7, itemsPerCategory: 40, startMilliseconds: 0).catalogue[40].itemID == "sku-1000")
+    }
 }

@@ -92,13 +92,15 @@ public struct SessionGenerator: Sendable {
         clockMilliseconds = startMilliseconds
         var catalogue: [CatalogueItem] = []
         var itemsByCategory: [[Int]] = []
+        // Ids stay sku-0…, sku-1000…, … per category, and never run into the next category's.
+        let idStride = max(1000, itemsPerCategory)
         for (categoryIndex, category) in Self.categories.enumerated() {
             var members: [Int] = []
             for rank in 0..<itemsPerCategory {
                 let title = "\(Self.adjectives[rank % Self.adjectives.count]) \(category.nouns[rank % category.nouns.count]) \(rank / Self.adjectives.count + 1)"
                 members.append(catalogue.count)
                 catalogue.append(CatalogueItem(
-                    itemID: "sku-\(categoryIndex * 1000 + rank)", title: title, category: category.name))
+                    itemID: "sku-\(categoryIndex * idStride + rank)", title: title, category: category.name))
             }
             itemsByCategory.append(members)
         }
