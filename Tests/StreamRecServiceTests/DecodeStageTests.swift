@@ -131,9 +131,9 @@ import Testing
             decodeErrors: decodeErrors, duplicates: duplicates)
     }
 
-    /// Every slicing, from one record per slice to the whole batch in one, applies each event once and in
-    /// order, skips what the positions say is applied, and dead-letters and drops exactly what applying one
-    /// record at a time does.
+    /// Every slicing (slices growing from 64 records up to the cap), from one record per slice to the whole
+    /// batch in a few, applies each event once and in order, skips what the positions say is applied, and
+    /// dead-letters and drops exactly what applying one record at a time does.
     @Test(arguments: [1, 2, 7, 100, 512, 5_000])
     func anySlicingAppliesTheBatchAsOneRecordAtATime(sliceRecords: Int) async {
         let (records, start) = Self.batch()

@@ -307,9 +307,13 @@ struct PipelineRun {
         var duplicates = 0
     }
 
-    /// Records per slice of the prepare stage: preparing a slice (≈ 0.5 ms) costs far more than handing it
-    /// to another task, and the apply stage waits for the first slice only.
+    /// Most records per slice of the prepare stage: preparing a slice (≈ 1 ms) costs far more than handing it
+    /// to another task.
     static let prepareSliceRecords = 512
+    /// Records in a batch's first slice, which this thread prepares itself while it has nothing to apply;
+    /// each slice after it is twice as large (up to `prepareSliceRecords`): preparing a record takes about
+    /// half as long as applying one, so the apply stage seldom waits for the next slice.
+    static let firstPrepareSliceRecords = 64
 
     /// Applies `records` to the state in two stages. The prepare stage (``BatchLedger``) takes the slices in
     /// order and alone decides, record by record, what is skipped (below the partition's position),
@@ -338,10 +342,10 @@ struct PipelineRun {
             }
         }
 
-        var slice = 0..<min(sliceRecords, records.count)
+        var slice = 0..<min(firstPrepareSliceRecords, sliceRecords, records.count)
         var events = prepare(slice)
         while slice.upperBound < records.count {
-            let nextSlice = slice.upperBound..<min(slice.upperBound + sliceRecords, records.count)
+            let nextSlice = slice.upperBound..<min(slice.upperBound + min(2 * slice.count, sliceRecords), records.count)
             async let preparingNext = prepare(nextSlice)
             applyEvents(&events)
             let applied = events
