@@ -79,6 +79,8 @@ final class BatchLedger: Sendable {
             var events: [Event] = []
             events.reserveCapacity(records.count)
             for index in records.indices {
+                // Records come in runs of one partition: its position is looked up and stored once per run,
+                // not hashed twice per record.
                 if !state.run.holds(records[index]) {
                     state.run.store(into: &state.positions)
                     state.run = PartitionRun(of: records[index], positions: state.positions)
