@@ -3,8 +3,8 @@ import StreamRecKafka
 import Testing
 @testable import StreamRecService
 
-/// `PipelineRun.apply`, the batch's decode stage (slices decoded on another task) and apply stage, against
-/// applying the records one by one.
+/// `PipelineRun.apply`, the batch's prepare stage (decode, skip, dead-letter, dedup, owed refreshes: slices
+/// on another task) and apply stage, against applying the records one by one.
 @Suite struct DecodeStageTests {
     static let topic = "events"
 
@@ -99,28 +99,41 @@ import Testing
         return outcome
     }
 
+    /// The records as batches (split at `batchEnds`), each through `PipelineRun.apply`.
     static func inStages(
-        _ records: [KafkaRecord], from start: [KafkaTopicPartition: Int64], sliceRecords: Int
+        _ records: [KafkaRecord], from start: [KafkaTopicPartition: Int64], sliceRecords: Int, batchEnds: [Int] = []
     ) async -> Outcome {
         var positions = start
         let state = LiveState(engine: RecommendationEngine())
         var window = DeduplicationWindow(capacity: 64)
         var pending = PendingRefreshes(maxDelay: .seconds(30), maxUsers: 1_000)
-        let applied = await PipelineRun.apply(
-            records, positions: &positions, deduplication: &window, pending: &pending, state: state, now: .now,
-            sliceRecords: sliceRecords)
+        var deadLetters: [DeadLetter] = []
+        var countsByType = Array(repeating: 0, count: EventType.allCases.count)
+        var decodeErrors = 0
+        var duplicates = 0
+        var batchStart = 0
+        for batchEnd in batchEnds + [records.count] {
+            let applied = await PipelineRun.apply(
+                Array(records[batchStart..<batchEnd]), positions: &positions, deduplication: &window,
+                pending: &pending, state: state, now: .now, sliceRecords: sliceRecords)
+            deadLetters += applied.deadLetters
+            countsByType = zip(countsByType, applied.countsByType).map { $0 + $1 }
+            decodeErrors += applied.decodeErrors
+            duplicates += applied.duplicates
+            batchStart = batchEnd
+        }
         return Outcome(
             snapshot: state.withEngine { $0.snapshot() }, positions: positions,
-            deadLetterOffsets: applied.deadLetters.map { Int64(DeadLetter.header(DeadLetter.offsetHeader, in: $0.headers)!)! },
-            deadLetterReasons: applied.deadLetters.map { DeadLetter.header(DeadLetter.reasonHeader, in: $0.headers)! },
+            deadLetterOffsets: deadLetters.map { Int64(DeadLetter.header(DeadLetter.offsetHeader, in: $0.headers)!)! },
+            deadLetterReasons: deadLetters.map { DeadLetter.header(DeadLetter.reasonHeader, in: $0.headers)! },
             recentEventIDs: window.recent, owed: pending.ordered.map(\.userID),
-            owedOffsets: pending.ordered.map(\.entry.source.offset), countsByType: applied.countsByType,
-            decodeErrors: applied.decodeErrors, duplicates: applied.duplicates)
+            owedOffsets: pending.ordered.map(\.entry.source.offset), countsByType: countsByType,
+            decodeErrors: decodeErrors, duplicates: duplicates)
     }
 
-    /// Every slicing, from one record per slice to the whole batch in one, applies each event once and in
-    /// order, skips what the positions say is applied, and dead-letters and drops exactly what applying one
-    /// record at a time does.
+    /// Every slicing (slices growing from 64 records up to the cap), from one record per slice to the whole
+    /// batch in a few, applies each event once and in order, skips what the positions say is applied, and
+    /// dead-letters and drops exactly what applying one record at a time does.
     @Test(arguments: [1, 2, 7, 100, 512, 5_000])
     func anySlicingAppliesTheBatchAsOneRecordAtATime(sliceRecords: Int) async {
         let (records, start) = Self.batch()
@@ -133,6 +146,16 @@ import Testing
         #expect(expected.deadLetterOffsets.count < records.filter { $0.value.map { (try? EventDecoder.decode($0)) == nil } ?? true }.count)
 
         let staged = await Self.inStages(records, from: start, sliceRecords: sliceRecords)
+        #expect(staged == expected)
+    }
+
+    /// Consecutive batches hand the positions, the dedup window and the owed refreshes on to each other
+    /// exactly: a duplicate in the next batch is still dropped, a re-read record still skipped.
+    @Test(arguments: [[1], [700], [3, 4, 1_000], [512, 1_024, 1_490]])
+    func consecutiveBatchesApplyTheRecordsAsOneRecordAtATime(batchEnds: [Int]) async {
+        let (records, start) = Self.batch()
+        let expected = Self.oneByOne(records, from: start)
+        let staged = await Self.inStages(records, from: start, sliceRecords: 100, batchEnds: batchEnds)
         #expect(staged == expected)
     }
 }

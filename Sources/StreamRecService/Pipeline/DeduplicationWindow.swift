@@ -33,11 +33,9 @@ public struct DeduplicationWindow: Sendable {
 
     /// Records `id`; false when it is already in the window (a duplicate).
     /// - Complexity: O(1) amortised.
-    public mutating func insert(_ id: String) -> Bool { insert(id, hash: id.hashValue) }
-
-    /// `insert(_:)` with `id.hashValue` computed by the caller (the pipeline's decode stage, on another thread).
-    mutating func insert(_ id: String, hash: Int) -> Bool {
+    public mutating func insert(_ id: String) -> Bool {
         guard capacity > 0 else { return true }
+        let hash = id.hashValue
         let tag = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash)) << 32
         var slot = hash & mask
         while slots[slot] != 0 {

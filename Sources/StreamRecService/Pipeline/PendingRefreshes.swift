@@ -18,18 +18,16 @@ struct PendingRefreshes {
         var recordTimestamp: Int64?
     }
 
-    /// A user id with its hash, computed once by the pipeline's decode stage (off the thread that applies):
-    /// the table then hashes an `Int` per event instead of the id's bytes.
+    /// A user id with its hash, computed once per event: the table then hashes an `Int` per probe and
+    /// rehash instead of the id's bytes.
     struct UserKey: Hashable, Sendable {
         let userID: String
         let hash: Int
 
-        init(_ userID: String, hash: Int) {
+        init(_ userID: String) {
             self.userID = userID
-            self.hash = hash
+            hash = userID.hashValue
         }
-
-        init(_ userID: String) { self.init(userID, hash: userID.hashValue) }
 
         func hash(into hasher: inout Hasher) { hasher.combine(hash) }
         static func == (lhs: Self, rhs: Self) -> Bool { lhs.hash == rhs.hash && lhs.userID == rhs.userID }

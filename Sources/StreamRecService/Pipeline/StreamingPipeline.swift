@@ -6,9 +6,9 @@ import StreamRecKafka
 
 /// The whole service loop, one batch at a time:
 ///
-///     poll → decode (bad → dead-letter topic; on another task, a slice ahead) → drop duplicate event_ids
+///     poll → decode (bad → dead-letter topic) → drop duplicate event_ids
+///          → note each event's user as owed a refresh (``PendingRefreshes``): all on another task, a slice ahead
 ///          → apply to the engine
-///          → note each touched user's latest event as an owed refresh (``PendingRefreshes``)
 ///          → recommend the due users (in parallel) → publish
 ///          → (every interval) hand a checkpoint to the writer; commit once it is durable
 ///
@@ -299,7 +299,7 @@ struct PipelineRun {
     }
 
     /// What one batch did besides changing the state.
-    struct AppliedBatch {
+    struct AppliedBatch: Sendable {
         var deadLetters: [DeadLetter] = []
         /// By `EventType.ordinal`: a dictionary cost a hash per event.
         var countsByType = [Int](repeating: 0, count: EventType.allCases.count)
@@ -307,103 +307,55 @@ struct PipelineRun {
         var duplicates = 0
     }
 
-    /// A record as the decode stage leaves it: decoding needs nothing but the record's bytes, so it runs
-    /// ahead on another task; every decision that depends on what came before stays in the apply stage.
-    /// The hashes of the event id and user id are taken here too, for the dedup window and owed refreshes.
-    enum DecodedRecord: Sendable {
-        case event(Event, eventIDHash: Int, user: PendingRefreshes.UserKey?)
-        case rejected(reason: String, field: String?, isDecodeError: Bool)
+    /// Most records per slice of the prepare stage: preparing a slice (≈ 1 ms) costs far more than handing it
+    /// to another task.
+    static let prepareSliceRecords = 512
+    /// Records in a batch's first slice, which this thread prepares itself while it has nothing to apply;
+    /// each slice after it is twice as large (up to `prepareSliceRecords`): preparing a record takes about
+    /// half as long as applying one, so the apply stage seldom waits for the next slice.
+    static let firstPrepareSliceRecords = 64
 
-        init(_ record: KafkaRecord) {
-            do {
-                // Decoded where librdkafka holds the value: no copy.
-                let decoded = try record.withUnsafeValue { (bytes) throws(EventDecodingError) -> Event? in
-                    try bytes.map(EventDecoder.decode)
-                }
-                guard let decoded else {
-                    self = .rejected(reason: "null value (tombstone)", field: nil, isDecodeError: false)
-                    return
-                }
-                self = .event(
-                    decoded, eventIDHash: decoded.eventID?.hashValue ?? 0, user: decoded.userID.map(PendingRefreshes.UserKey.init))
-            } catch {
-                self = .rejected(reason: error.description, field: error.field, isDecodeError: true)
-            }
-        }
-    }
-
-    /// Records per slice of the decode stage: decoding a slice (≈ 0.3 ms) costs far more than handing it to
-    /// another task, and the apply stage waits for the first slice only.
-    static let decodeSliceRecords = 512
-
-    /// Applies `records` to the state in two stages: each slice is decoded on another task while the slice
-    /// before it is applied here, so decoding (about a quarter of the per-event work) leaves the thread that
-    /// applies. The apply stage takes the slices in order and alone decides, record by record, what is
-    /// skipped (below the partition's position), dead-lettered, dropped as a duplicate, applied and owed a
-    /// refresh: the outcome is that of applying the records one by one, whatever the slicing.
+    /// Applies `records` to the state in two stages. The prepare stage (``BatchLedger``) takes the slices in
+    /// order and alone decides, record by record, what is skipped (below the partition's position),
+    /// dead-lettered, dropped as a duplicate, applied and owed a refresh: none of that depends on the
+    /// engine. Each slice is prepared on another task while the events of the slice before it are applied
+    /// here, so this thread, the one every event waits for, only applies. The outcome is that of applying
+    /// the records one by one, whatever the slicing.
     static func apply(
         _ records: [KafkaRecord], positions: inout [KafkaTopicPartition: Int64],
         deduplication: inout DeduplicationWindow, pending: inout PendingRefreshes, state: LiveState,
-        now: ContinuousClock.Instant, sliceRecords: Int = decodeSliceRecords
+        now: ContinuousClock.Instant, sliceRecords: Int = prepareSliceRecords
     ) async -> AppliedBatch {
-        @Sendable func decode(_ range: Range<Int>) -> [DecodedRecord] { records[range].map(DecodedRecord.init) }
-        var applied = AppliedBatch()
-        // Records come in runs of one partition: its position is looked up and stored once per run, not
-        // hashed twice per record.
-        var run = PartitionRun()
-        func applySlice(_ slice: Range<Int>, _ decoded: [DecodedRecord]) {
-            for (index, record) in zip(slice, decoded) {
-                if !run.holds(records[index]) {
-                    run.store(into: &positions)
-                    run = PartitionRun(of: records[index], positions: positions)
-                }
-                let offset = records[index].offset
-                // Already in the state: re-read after a restart from an older committed offset.
-                if let next = run.next, offset < next { continue }
-                run.next = offset + 1
-                let event: Event
-                let eventIDHash: Int
-                let user: PendingRefreshes.UserKey?
-                switch record {
-                case .event(let decodedEvent, let decodedEventIDHash, let decodedUser):
-                    (event, eventIDHash, user) = (decodedEvent, decodedEventIDHash, decodedUser)
-                case .rejected(let reason, let field, let isDecodeError):
-                    if isDecodeError { applied.decodeErrors += 1 }
-                    applied.deadLetters.append(DeadLetter(rejecting: records[index], reason: reason, field: field))
-                    continue
-                }
-                if let eventID = event.eventID, !deduplication.insert(eventID, hash: eventIDHash) {
-                    applied.duplicates += 1
-                    continue
-                }
-                applied.countsByType[event.type.ordinal] += 1
-                // Applied here, under the lock for this event only: HTTP requests may read the state between
-                // two events of a batch.
-                state.withEngine { $0.apply(event) }
-                // The user's last event is the source of their next recommendations.
-                if let user {
-                    pending.record(
-                        user,
-                        .init(
-                            source: .init(topic: records[index].topic, partition: records[index].partition, offset: offset),
-                            eventTime: event.timestampMilliseconds, recordTimestamp: records[index].timestampMilliseconds),
-                        now: now)
+        let ledger = BatchLedger(moving: &positions, &deduplication, &pending)
+        @Sendable func prepare(_ range: Range<Int>) -> [Event] { ledger.prepare(records[range], now: now) }
+        func applyEvents(_ events: inout [Event]) {
+            // Each event is moved out for the engine and back, never copied: a copy would retain and release
+            // every string of the event.
+            events.withUnsafeMutableBufferPointer { events in
+                for index in events.indices {
+                    let event = events.moveElement(from: index)
+                    // Applied here, under the lock for this event only: HTTP requests may read the state
+                    // between two events of a batch.
+                    state.withEngine { $0.apply(event) }
+                    events.initializeElement(at: index, to: event)
                 }
             }
         }
 
-        var slice = 0..<min(sliceRecords, records.count)
-        var decoded = decode(slice)
+        var slice = 0..<min(firstPrepareSliceRecords, sliceRecords, records.count)
+        var events = prepare(slice)
         while slice.upperBound < records.count {
-            let nextSlice = slice.upperBound..<min(slice.upperBound + sliceRecords, records.count)
-            async let decodingNext = decode(nextSlice)
-            applySlice(slice, decoded)
-            decoded = await decodingNext
+            let nextSlice = slice.upperBound..<min(slice.upperBound + min(2 * slice.count, sliceRecords), records.count)
+            async let preparingNext = prepare(nextSlice)
+            applyEvents(&events)
+            let applied = events
+            events = await preparingNext
+            // Released by the next prepare task: releasing each event's strings is work this thread need not do.
+            ledger.retire(applied)
             slice = nextSlice
         }
-        applySlice(slice, decoded)
-        run.store(into: &positions)
-        return applied
+        applyEvents(&events)
+        return ledger.finish(into: &positions, &deduplication, &pending)
     }
 
     /// Publishes the refreshes that are due (see ``PendingRefreshes``), at most `max_backlog_batch_events`
