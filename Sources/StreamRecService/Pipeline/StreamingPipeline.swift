@@ -395,7 +395,7 @@ struct PipelineRun {
     }
 
     /// Fewest users a parallel slice of ``recommendationMessages(for:engine:k:filters:)`` gets.
-    static let minimumUsersPerSlice = 4
+    static let minimumUsersPerSlice = 32
 
     /// Fills in each message's recommendations and encodes it, in their order, in contiguous slices on as
     /// many cores as there are (`recommend` only reads the engine value, so the slices share it safely).
@@ -406,8 +406,10 @@ struct PipelineRun {
             let lists = engine.recommend(userIDs: slice.map(\.userID), k: k, filters: filters)
             return zip(slice, lists).map { message, list in message.encoded(items: list) }
         }
-        // A recommendation takes ≈ 100–200 µs, a child task ≈ 10–30 µs to schedule: even the small batches
-        // of a steady, caught-up stream (tens of users) finish sooner split, and their wait is the latency.
+        // Split only batches of several milliseconds' work (a recommendation takes ≈ 100–200 µs): a steady,
+        // caught-up stream's batches of tens of users are faster end to end on one core, which leaves the other
+        // to the Kafka client threads that carry the events in and the recommendations out (measured: p99 at
+        // 5k events/s 51–62 ms on one core vs 65–95 ms split from 8 users, docs/performance.md).
         let slices = min(ProcessInfo.processInfo.activeProcessorCount, messages.count / minimumUsersPerSlice)
         guard slices > 1 else { return encoded(messages[...]) }
         return await withTaskGroup(of: (slice: Int, encoded: [[UInt8]]).self) { group in
