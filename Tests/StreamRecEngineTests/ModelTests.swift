@@ -90,15 +90,7 @@ import Testing
             let key = Int32((state >> 33) % 90) - 45
             let weight = Float((state >> 20) % 4 + 1) / 2
             counters.add(key, weight: weight, capacity: 40)
-            if let current = reference[key] {
-                reference[key] = current + weight
-            } else if reference.count < 40 {
-                reference[key] = weight
-            } else {
-                let smallest = reference.min { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }!
-                reference[smallest.key] = nil
-                reference[key] = smallest.value + weight
-            }
+            Self.spaceSavingAdd(key, weight: weight, capacity: 40, to: &reference)
         }
         #expect(counters.entries.map(\.key) == reference.keys.sorted())
         for (key, weight) in reference { #expect(counters.weight(of: key) == weight) }
@@ -106,8 +98,22 @@ import Testing
         #expect(counters.entries.count == 39 && counters.entries.map(\.key) == counters.entries.map(\.key).sorted())
     }
 
-    /// Past the inline fences (positions 8 to 128) and with removals in between: lookups still find every key
-    /// and new keys land in order, as the plain algorithm has them.
+    /// Space-Saving as written down: a new key past `capacity` replaces the smallest counter (ties: the larger key)
+    /// and starts from its count.
+    static func spaceSavingAdd(_ key: Int32, weight: Float, capacity: Int, to reference: inout [Int32: Float]) {
+        if let current = reference[key] {
+            reference[key] = current + weight
+        } else if reference.count < capacity {
+            reference[key] = weight
+        } else {
+            let smallest = reference.min { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }!
+            reference[smallest.key] = nil
+            reference[key] = smallest.value + weight
+        }
+    }
+
+    /// Lists of many blocks of 8 (a lookup counts every 8th key first), with removals in between: lookups still
+    /// find every key and new keys land in order, as the plain algorithm has them.
     @Test func longSpaceSavingListsWithRemovalsMatchTheReferenceAlgorithm() {
         var counters = SpaceSavingCounters()
         var reference: [Int32: Float] = [:]
@@ -122,15 +128,7 @@ import Testing
             }
             let weight = Float((state >> 20) % 4 + 1) / 2
             counters.add(key, weight: weight, capacity: 170)
-            if let current = reference[key] {
-                reference[key] = current + weight
-            } else if reference.count < 170 {
-                reference[key] = weight
-            } else {
-                let smallest = reference.min { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }!
-                reference[smallest.key] = nil
-                reference[key] = smallest.value + weight
-            }
+            Self.spaceSavingAdd(key, weight: weight, capacity: 170, to: &reference)
             if step % 1000 == 999 {
                 #expect(counters.entries.map(\.key) == reference.keys.sorted())
                 for key in -100..<300 { #expect(counters.weight(of: Int32(key)) == reference[Int32(key)] ?? 0) }
