@@ -65,7 +65,7 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         let kafka = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, properties: properties)
 
         log("generating \(events) events for \(users) users…")
-        var generator = SessionGenerator(seed: 7, users: users, itemsPerCategory: 2_000, startMilliseconds: 1_732_550_400_000)
+        var generator = SessionGenerator.benchShop(users: users)
         let payload: [(key: [UInt8], value: [UInt8])] = (generator.catalogueEvents() + (0..<events).map { _ in generator.next() })
             .prefix(events).map { (Array(($0.userID ?? $0.itemID ?? "").utf8), $0.jsonBytes()) }
 
@@ -438,5 +438,12 @@ final class ServeChild: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: stateDirectory)
         try? FileManager.default.removeItem(atPath: configPath)
         try? FileManager.default.removeItem(atPath: logPath)
+    }
+}
+
+extension SessionGenerator {
+    /// The shop `bench pipeline` feeds (and `bench engine --shop-sessions` replays): 6 × 2,000 items.
+    static func benchShop(users: Int, seed: UInt64 = 7) -> SessionGenerator {
+        SessionGenerator(seed: seed, users: users, itemsPerCategory: 2_000, startMilliseconds: 1_732_550_400_000)
     }
 }

@@ -231,8 +231,7 @@ struct ShopSessionStream: BenchEventStream {
     private var recent: [String] = []
 
     init(users: Int, seed: UInt64) {
-        generator = SessionGenerator(seed: seed, users: users, itemsPerCategory: 2_000,
-                                     startMilliseconds: 1_732_550_400_000)
+        generator = SessionGenerator.benchShop(users: users, seed: seed)
         random = SplitMix64(seed: seed)
     }
 
