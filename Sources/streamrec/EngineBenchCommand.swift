@@ -151,7 +151,19 @@ struct EngineBenchCommand: ParsableCommand {
                      Double(memory.itemBytes + memory.indexBytes) / Double(engine.itemCount), Double(memory.queryBytes) / 1e6))
         print(String(format: "memory      RSS growth %.0f MB = %.0f B per (user + item / 10) — from /proc/self/statm",
                      Double(rss) / 1e6, Double(rss) / Double(engine.userCount + engine.itemCount / 10)))
+        measureSnapshot(engine)
         measureCopyStall(&engine, generator: &generator)
+    }
+
+    /// What a checkpoint's encoding costs (`serve` snapshots on its writer thread); the digest compares builds.
+    private func measureSnapshot(_ engine: RecommendationEngine) {
+        var bytes = engine.snapshot()
+        // The second time with the first's size reserved, as serve's checkpoints after its first one.
+        let seconds = ThreadCPUClock.measure { bytes = engine.snapshot(reservingCapacity: bytes.count) }
+        var digest = RecommendationDigest()
+        digest.add(snapshot: bytes)
+        print(String(format: "snapshot    %.1f MB in %.0f ms CPU, digest %016llx of its bytes", Double(bytes.count) / 1e6,
+                     seconds * 1000, digest.value))
     }
 
     /// What a checkpoint costs the loop (`serve` hands a copy of the engine to its writer): the next events are
@@ -197,6 +209,8 @@ struct RecommendationDigest {
     }
 
     private mutating func add(_ text: String?) { add(bytes: Array((text ?? "\u{0}").utf8) + [0xff]) }
+
+    mutating func add(snapshot bytes: [UInt8]) { add(bytes: bytes) }
 
     mutating func add(_ list: [Recommendation]) {
         for recommendation in list {

@@ -160,7 +160,8 @@ struct SessionStore: @unchecked Sendable {
 
     func contains(_ serial: UInt32) -> Bool { serial != 0 && header(of: serial)?.serial == serial }
 
-    private func items(inSlot slot: Int) -> UnsafeBufferPointer<Int32> {
+    /// The slot's items, in place: valid while this store value is alive and unchanged.
+    func items(inSlot slot: Int) -> UnsafeBufferPointer<Int32> {
         let record = record(ofSlot: slot)
         return UnsafeBufferPointer(start: record + Self.headerWords, count: Int(record[1]))
     }

@@ -15,9 +15,10 @@ private let snapshotMagic: [UInt8] = Array("SREN".utf8)
 extension RecommendationEngine {
     /// The whole state as versioned binary: "SREN", format version, the configuration (JSON, sorted keys), then
     /// every table in slot order. Equal states give equal bytes; nothing depends on dictionary order.
+    /// - Parameter capacity: bytes to reserve up front, such as the previous snapshot's size.
     /// - Complexity: O(state size).
-    public func snapshot() -> [UInt8] {
-        var writer = BinaryWriter()
+    public func snapshot(reservingCapacity capacity: Int = 0) -> [UInt8] {
+        var writer = BinaryWriter(reservingCapacity: capacity)
         for byte in snapshotMagic { writer.write(byte) }
         writer.write(engineSnapshotFormatVersion)
         let encoder = JSONEncoder()
@@ -60,7 +61,8 @@ extension RecommendationEngine {
         writer.write(UInt64(sessions.capacity))
         writer.write(sessions.nextSerial)
         writer.write(sessions.serials)
-        writer.write(sessions.itemLists) { $0.write($1) }
+        writer.write(UInt32(sessions.slotCount))
+        for slot in 0..<sessions.slotCount { writer.write(sessions.items(inSlot: slot)) }
         writer.write(sessions.lastTimes) { $0.write($1) }
         writer.write(trending)
         writer.write(semanticIndex.centroids)

@@ -41,6 +41,8 @@ final class CheckpointWriter: Sendable {
     let store: CheckpointStore
     private let thread: BackgroundThread
     private let state = Mutex(State.idle)
+    /// The last snapshot's size, reserved for the next one (the writer's thread only reads and sets it).
+    private let lastSnapshotBytes = Atomic<Int>(0)
 
     /// Added to the writer thread's nice value (Linux; higher is lower priority, at most 19). At +10 the thread
     /// gets about a tenth of a core that the loop also wants, and any core that is idle.
@@ -76,7 +78,8 @@ final class CheckpointWriter: Sendable {
             let result = Result { () throws -> Outcome in
                 let checkpoint = handedOver.checkpoint(
                     nextOffsets: nextOffsets, createdAtMilliseconds: createdAtMilliseconds,
-                    pendingRefreshes: pendingRefreshes)
+                    pendingRefreshes: pendingRefreshes, snapshotCapacity: lastSnapshotBytes.load(ordering: .relaxed))
+                lastSnapshotBytes.store(checkpoint.engineSnapshot.count, ordering: .relaxed)
                 guard try outputDelivered() else { return .postponed }
                 try store.persist(checkpoint)
                 return .written(Written(
@@ -117,7 +120,7 @@ final class CheckpointWriter: Sendable {
 }
 
 /// The engine and dedup window handed to the writer's thread: taken out when the checkpoint is made, so the
-/// copies are gone once ``checkpoint(nextOffsets:createdAtMilliseconds:pendingRefreshes:)`` returns instead of
+/// copies are gone once ``checkpoint(nextOffsets:createdAtMilliseconds:pendingRefreshes:snapshotCapacity:)`` returns instead of
 /// being kept by the job's closure until the file is durable.
 private final class HandedOver: Sendable {
     private let values: Mutex<(engine: RecommendationEngine, deduplication: DeduplicationWindow)?>
@@ -128,13 +131,13 @@ private final class HandedOver: Sendable {
 
     func checkpoint(
         nextOffsets: [KafkaTopicPartition: Int64], createdAtMilliseconds: Int64,
-        pendingRefreshes: [(userID: String, entry: PendingRefreshes.Entry)]
+        pendingRefreshes: [(userID: String, entry: PendingRefreshes.Entry)], snapshotCapacity: Int
     ) -> Checkpoint {
         guard let (engine, deduplication) = values.withLock({ $0.take() }) else {
             fatalError("a checkpoint's values were taken twice")
         }
         return Checkpoint(
-            nextOffsets: nextOffsets, recentEventIDs: deduplication.recent, engineSnapshot: engine.snapshot(),
+            nextOffsets: nextOffsets, recentEventIDs: deduplication.recent, engineSnapshot: engine.snapshot(reservingCapacity: snapshotCapacity),
             createdAtMilliseconds: createdAtMilliseconds, pendingRefreshes: pendingRefreshes)
     }
 }
