@@ -85,16 +85,24 @@ extension TopSelectionTests {
             // Distinct keys, few distinct scores in half the rounds (ties decided by key).
             var keys = Array(Int64(-300)..<300)
             for index in keys.indices.reversed() { keys.swapAt(index, Int(random.next(below: UInt64(index + 1)))) }
+            var offered: [(key: Int64, score: Double)] = []
             for key in keys.prefix(Int(random.next(below: 600))) {
                 let score = Double(random.next(below: round % 2 == 0 ? 5 : 1_000_000))
+                offered.append((key, score))
                 heap.offer(key, score)
                 list.offer(key, score)
                 #expect(heap.isFull == (list.entries.count == capacity))
                 #expect(heap.weakest?.key == list.entries.last?.key)
                 #expect(heap.contains(key) == list.entries.contains { $0.key == key })
             }
-            #expect(heap.sorted().map(\.key) == list.entries.map(\.key))
-            #expect(heap.sorted().map(\.score) == list.entries.map(\.score))
+            let sorted = Array(heap.sortInPlace())
+            #expect(sorted.map(\.key) == list.entries.map(\.key))
+            #expect(sorted.map(\.score) == list.entries.map(\.score))
+            // Emptied and offered the same again (the next call of a batch reuses the heap): the same selection.
+            heap.removeAll()
+            #expect(heap.weakest == nil && heap.isFull == (capacity == 0))
+            for entry in offered { heap.offer(entry.key, entry.score) }
+            #expect(Array(heap.sortInPlace()).map(\.key) == list.entries.map(\.key))
         }
     }
 }

@@ -93,7 +93,7 @@ extension RecommendationEngine {
                     state, session: serial, positionDecay: scratch.sessionPositionDecay,
                     neighbourPositionDecay: scratch.neighbourPositionDecay, idfDivisors: &scratch.idfDivisors,
                     positionWeight: &scratch.sessionItems, shared: &scratch.sharedSessions,
-                    headers: &scratch.sharedHeaders, into: &scratch.candidates)
+                    headers: &scratch.sharedHeaders, best: &scratch.neighbourSessions, into: &scratch.candidates)
             }
             if blend.itemCF > 0 {
                 addCoOccurrence(state, session: serial, decay: scratch.recentDecay, seeds: &scratch.seeds,
@@ -102,8 +102,8 @@ extension RecommendationEngine {
             }
             if blend.query > 0 { addQueryClicks(state, into: &scratch.candidates) }
             if blend.semantic > 0 {
-                addSemantic(state, pendingVectors: scratch.pendingVectors, offered: &scratch.semanticOffered,
-                            into: &scratch.candidates)
+                addSemantic(state, pendingVectors: scratch.pendingVectors, interest: &scratch.unitInterest,
+                            best: &scratch.semanticBest, offered: &scratch.semanticOffered, into: &scratch.candidates)
             }
         }
         if blend.popular > 0 { addPopular(trendingRanked.prefix(max(k * 2, 50)), into: &scratch.candidates) }
@@ -202,7 +202,7 @@ extension RecommendationEngine {
     private func addSessionNeighbours(
         _ state: UserState, session: UInt32?, positionDecay: DecayTable, neighbourPositionDecay: DecayTable,
         idfDivisors: inout [Double], positionWeight: inout SlotScores, shared: inout SlotScores,
-        headers: inout [SessionStore.Header], into candidates: inout CandidateSet
+        headers: inout [SessionStore.Header], best: inout TopScores<Int64>, into candidates: inout CandidateSet
     ) {
         guard let session else { return }
         let settings = configuration.sessionNeighbours
@@ -239,7 +239,7 @@ extension RecommendationEngine {
         let halfLife = max(settings.recencyHalfLifeSeconds, 0.001) * 1000
         // The first `sampleSize` sessions still in the store are the candidates; ties prefer the newer session:
         // keys are negated serials so "smaller key first" means newer.
-        var best = TopScores<Int64>(capacity: settings.neighbours)
+        best.removeAll()
         let keys = shared.keys
         let overlaps = shared.scores
         var sampled = 0
@@ -369,15 +369,17 @@ extension RecommendationEngine {
     /// The nearest items to the user's interest vector, through the IVF index.
     /// - Parameters:
     ///   - pendingVectors: the index's pending vectors, when read once for a batch.
+    ///   - interest, best: buffers, emptied here before use.
     ///   - offered: emptied here; the items that passed the checks below so far.
     private func addSemantic(
-        _ state: UserState, pendingVectors: SemanticIndex.PendingVectors?, offered: inout SlotBits,
-        into candidates: inout CandidateSet
+        _ state: UserState, pendingVectors: SemanticIndex.PendingVectors?, interest: inout [Float],
+        best: inout TopHeap<Int32>, offered: inout SlotBits, into candidates: inout CandidateSet
     ) {
-        var interest = state.interest
+        interest.removeAll(keepingCapacity: true)
+        interest.append(contentsOf: state.interest)
         VectorMath.normalize(&interest)
         guard VectorMath.norm(interest) > 0 else { return }
-        var best = TopHeap<Int32>(capacity: configuration.semantic.candidates)
+        best.removeAll()
         offered.removeAll()
         semanticIndex.search(
             interest, probes: configuration.semantic.probes, scanLimit: configuration.semantic.maxScannedItems,
@@ -392,11 +394,21 @@ extension RecommendationEngine {
             offered.insert(item)
             best.offer(item, similarity)
         }
-        best.sorted().withUnsafeBufferPointer { merge($0, source: .semantic, into: &candidates) }
+        merge(best.sortInPlace(), source: .semantic, into: &candidates)
     }
 
+    /// Popularity normalised by the first largest (as a score list's merge gives), without building that list.
     private func addPopular(_ ranked: ArraySlice<Int32>, into candidates: inout CandidateSet) {
-        merge(ranked.map { (key: $0, score: Double(items[Int($0)].popularity)) }, source: .popular, into: &candidates)
+        var maximum: Double?
+        for item in ranked {
+            let score = Double(items[Int(item)].popularity)
+            if maximum.map({ $0 < score }) ?? true { maximum = score }
+        }
+        guard let maximum, maximum > 0 else { return }
+        for item in ranked {
+            candidates.values[candidates.position(adding: item)].scores[Source.popular.rawValue] =
+                Double(items[Int(item)].popularity) / maximum
+        }
     }
 
     /// The trending list, most popular first (ties by id, the order the trending list is maintained in), each
@@ -434,15 +446,6 @@ extension RecommendationEngine {
     }
 
     /// Adds one source's raw scores, normalised by the source's maximum.
-    private func merge(_ scores: [(key: Int32, score: Double)], source: Source, into candidates: inout CandidateSet) {
-        var maximum: Double?
-        for (_, score) in scores where maximum.map({ $0 < score }) ?? true { maximum = score }
-        guard let maximum, maximum > 0 else { return }
-        for (item, score) in scores {
-            candidates.values[candidates.position(adding: item)].scores[source.rawValue] = score / maximum
-        }
-    }
-
     private func merge(
         _ scores: UnsafeBufferPointer<ScoredKey<Int32>>, source: Source, into candidates: inout CandidateSet
     ) {

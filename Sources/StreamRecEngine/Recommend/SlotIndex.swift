@@ -280,10 +280,15 @@ struct RecommendScratch: ~Copyable {
     /// Sessions sharing an item with the current one, and their headers.
     var sharedSessions = SlotScores(expectedCount: 1024)
     var sharedHeaders: [SessionStore.Header] = []
+    /// The nearest sessions among them.
+    var neighbourSessions: TopScores<Int64>
     /// Item-CF seeds, their neighbours' similarities and occurrence counts.
     var seeds: [Interaction] = []
     var similarItems = ScratchBuffer<ScoredKey<Int32>>(capacity: 256)
     var occurrences = ScratchBuffer<Float>(capacity: 256)
+    /// The user's unit interest vector, the nearest items to it, and the items offered to that selection.
+    var unitInterest: [Float] = []
+    var semanticBest: TopHeap<Int32>
     var semanticOffered = SlotBits()
     /// The semantic index's pending vectors, read once per batch (nil: read per call).
     var pendingVectors: SemanticIndex.PendingVectors?
@@ -298,6 +303,8 @@ struct RecommendScratch: ~Copyable {
         for (lane, weight) in [blend.recent, blend.sessionNeighbours, blend.itemCF, blend.query, blend.semantic,
                                blend.popular].enumerated() { weights[lane] = weight }
         blendWeights = weights
+        neighbourSessions = TopScores(capacity: configuration.sessionNeighbours.neighbours)
+        semanticBest = TopHeap(capacity: configuration.semantic.candidates)
     }
 }
 

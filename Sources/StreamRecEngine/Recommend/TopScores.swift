@@ -14,6 +14,9 @@ struct TopScores<Key: Comparable & BitwiseCopyable> {
         a.score != b.score ? a.score > b.score : a.key < b.key
     }
 
+    /// Empties the list, keeping its storage.
+    mutating func removeAll() { entries.removeAll(keepingCapacity: true) }
+
     mutating func offer(_ key: Key, _ score: Double) {
         let entry = (key: key, score: score)
         if entries.count == capacity {

@@ -62,79 +62,80 @@ extension UnsafeMutableBufferPointer {
 
 /// The best `capacity` entries offered (score descending, ties by key ascending; keys distinct), as ``TopScores``
 /// keeps them, but held as a binary heap with the weakest on top: an entry that enters costs O(log capacity)
-/// moves instead of a shift of the list, and the weakest (the bar to enter) is read in O(1).
-struct TopHeap<Key: Comparable & BitwiseCopyable> {
+/// moves instead of a shift of the list, and the weakest (the bar to enter) is read in O(1). Noncopyable scratch:
+/// a batch's calls reuse one, and its writes need no uniqueness checks.
+struct TopHeap<Key: Comparable & BitwiseCopyable>: ~Copyable {
     let capacity: Int
     /// Every parent is the weaker of itself and its children (its children precede it).
-    private var heap: [ScoredKey<Key>] = []
+    private var heap: ScratchBuffer<ScoredKey<Key>>
 
     init(capacity: Int) {
         self.capacity = max(capacity, 0)
-        heap.reserveCapacity(self.capacity)
+        heap = ScratchBuffer(capacity: self.capacity)
     }
 
     var isFull: Bool { heap.count == capacity }
 
     /// The weakest entry kept (every other precedes it); nil when empty.
-    var weakest: ScoredKey<Key>? { heap.first }
+    var weakest: ScoredKey<Key>? { heap.count > 0 ? heap[0] : nil }
+
+    /// Empties the heap, keeping its storage.
+    mutating func removeAll() { heap.removeAll() }
 
     mutating func offer(_ key: Key, _ score: Double) {
         let entry = ScoredKey(key: key, score: score)
         if heap.count < capacity {
             heap.append(entry)
-            heap.withUnsafeMutableBufferPointer { heap in
-                var position = heap.count - 1
-                while position > 0 {
-                    let parent = (position - 1) / 2
-                    guard heap[parent].precedes(entry) else { break }
-                    heap[position] = heap[parent]
-                    position = parent
-                }
-                heap[position] = entry
+            let heap = heap.mutableElements
+            var position = heap.count - 1
+            while position > 0 {
+                let parent = (position - 1) / 2
+                guard heap[parent].precedes(entry) else { break }
+                heap[position] = heap[parent]
+                position = parent
             }
+            heap[position] = entry
             return
         }
         // Full: the entry replaces the weakest, which it must precede.
-        guard let weakest = heap.first, entry.precedes(weakest) else { return }
-        heap.withUnsafeMutableBufferPointer { heap in
-            var position = 0
-            while true {
-                var child = 2 * position + 1
-                guard child < heap.count else { break }
-                if child + 1 < heap.count, heap[child].precedes(heap[child + 1]) { child += 1 }
-                guard entry.precedes(heap[child]) else { break }
-                heap[position] = heap[child]
-                position = child
-            }
-            heap[position] = entry
+        guard heap.count > 0, entry.precedes(heap[0]) else { return }
+        let heap = heap.mutableElements
+        var position = 0
+        while true {
+            var child = 2 * position + 1
+            guard child < heap.count else { break }
+            if child + 1 < heap.count, heap[child].precedes(heap[child + 1]) { child += 1 }
+            guard entry.precedes(heap[child]) else { break }
+            heap[position] = heap[child]
+            position = child
         }
+        heap[position] = entry
     }
 
     /// Whether an entry with this key is kept. O(capacity).
-    func contains(_ key: Key) -> Bool { heap.contains { $0.key == key } }
+    func contains(_ key: Key) -> Bool { heap.elements.contains { $0.key == key } }
 
-    /// The entries kept, best first: a heap sort (the weakest moved behind the rest one by one), no comparator
-    /// closure or merge buffers.
-    func sorted() -> [ScoredKey<Key>] {
-        var entries = heap
-        entries.withUnsafeMutableBufferPointer { entries in
-            var end = entries.count - 1
-            while end > 0 {
-                let moved = entries[end]
-                entries[end] = entries[0]
-                var position = 0
-                while true {
-                    var child = 2 * position + 1
-                    guard child < end else { break }
-                    if child + 1 < end, entries[child].precedes(entries[child + 1]) { child += 1 }
-                    guard moved.precedes(entries[child]) else { break }
-                    entries[position] = entries[child]
-                    position = child
-                }
-                entries[position] = moved
-                end -= 1
+    /// Sorts the entries kept best first, in place, and returns them (valid until the heap next changes; it is
+    /// no heap any more: ``removeAll()`` before the next selection). A heap sort (the weakest moved behind the
+    /// rest one by one): no comparator closure, merge buffers or copy.
+    mutating func sortInPlace() -> UnsafeBufferPointer<ScoredKey<Key>> {
+        let entries = heap.mutableElements
+        var end = entries.count - 1
+        while end > 0 {
+            let moved = entries[end]
+            entries[end] = entries[0]
+            var position = 0
+            while true {
+                var child = 2 * position + 1
+                guard child < end else { break }
+                if child + 1 < end, entries[child].precedes(entries[child + 1]) { child += 1 }
+                guard moved.precedes(entries[child]) else { break }
+                entries[position] = entries[child]
+                position = child
             }
+            entries[position] = moved
+            end -= 1
         }
-        return entries
+        return UnsafeBufferPointer(entries)
     }
 }
