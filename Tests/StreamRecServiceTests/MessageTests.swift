@@ -108,7 +108,31 @@ import Testing
                 default: escaped.append(byte)
                 }
             }
-            #expect(JSONWriter.byteCount(of: text) == escaped.count + 2)
+            #expect(JSONWriter.maximumByteCount(of: text) >= escaped.count + 2)
+        }
+        // The bound is reached: every byte a control byte without a short escape.
+        let worst = String(repeating: "\u{1}", count: 300)
+        #expect(JSONWriter.maximumByteCount(of: worst) == 300 * 6 + 2)
+    }
+
+    /// The pipeline encodes a slice's messages through one scratch buffer: each message's bytes are those it
+    /// encodes to alone, whatever came before it (larger, smaller, escaped).
+    @Test func oneEncoderWritesEachMessageAsItWouldAlone() {
+        var encoder = RecommendationMessageEncoder()
+        let texts = Self.trickyStrings + Self.trickyStrings.reversed()
+        for (index, text) in texts.enumerated() {
+            let recommendations = (0..<(index % 5) * 7).map { rank in
+                Recommendation(
+                    itemID: text + "-\(rank)", score: Self.trickyScores[rank % Self.trickyScores.count],
+                    reasons: rank.isMultiple(of: 2) ? [Reason(kind: "query", query: text)] : [Reason(kind: "popular")])
+            }
+            let message = RecommendationMessage(
+                userID: text, recommendations: [], eventTime: Int64(index), generatedAt: 2,
+                source: .init(topic: "events", partition: 1, offset: Int64(index)))
+            let alone = RecommendationMessage(
+                userID: text, recommendations: recommendations, eventTime: Int64(index), generatedAt: 2,
+                source: .init(topic: "events", partition: 1, offset: Int64(index)))
+            #expect(encoder.encode(message, items: recommendations) == alone.encoded(), "message #\(index)")
         }
     }
 }
