@@ -61,25 +61,9 @@ public struct RecommendationMessage: Sendable, Equatable, Codable {
         return encoder.encode(self, items: items)
     }
 
-    /// Most bytes the JSON of this message with `items` can take: every string byte counted as escaped
-    /// (`\u00XX`). Cheap: a native string knows its UTF-8 length, so no string is read.
-    func maximumEncodedBytes(items: [some MessageItem]) -> Int {
-        var bytes = JSONWriter.envelopeBytes + JSONWriter.maximumByteCount(of: modelVersion)
-            + JSONWriter.maximumByteCount(of: source.topic) + JSONWriter.maximumByteCount(of: userID)
-        for item in items {
-            bytes += JSONWriter.itemBytes + JSONWriter.maximumByteCount(of: item.itemID)
-            for reason in item.reasons {
-                bytes += JSONWriter.reasonBytes + JSONWriter.maximumByteCount(of: reason.kind)
-                if let itemID = reason.itemID { bytes += JSONWriter.maximumByteCount(of: itemID) }
-                if let query = reason.query { bytes += JSONWriter.maximumByteCount(of: query) }
-            }
-        }
-        return bytes
-    }
-
-    /// Writes the JSON with sorted keys into `buffer`, which holds at least ``maximumEncodedBytes(items:)``;
-    /// returns the bytes written. By hand: `JSONEncoder` took about half of the service's CPU time.
-    func write(items: [some MessageItem], into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+    /// Writes the JSON with sorted keys into `buffer`; returns the bytes written, nil when they do not fit.
+    /// By hand: `JSONEncoder` took about half of the service's CPU time.
+    func write(items: [some MessageItem], into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int? {
         var json = JSONWriter(buffer)
         json.raw("{\"event_time\":")
         json.integer(eventTime)
@@ -125,7 +109,7 @@ public struct RecommendationMessage: Sendable, Equatable, Codable {
         json.raw("},\"user_id\":")
         json.string(userID)
         json.raw("}")
-        return json.count
+        return json.overflowed ? nil : json.count
     }
 
     public init(decoding bytes: [UInt8]) throws {
@@ -142,17 +126,19 @@ extension Reason {
     }
 }
 
-/// Encodes messages one after another through one scratch buffer sized by an upper bound, then copies each
-/// message's bytes out: sizing each message exactly first read every string twice (≈ 40 % of encoding's
-/// own time in `serve`).
+/// Encodes messages one after another into one scratch buffer, then copies each message's bytes out. Not
+/// sized per message: sizing exactly read every string twice, and even an upper bound from the strings'
+/// lengths cost a third of writing. A message that does not fit doubles the buffer and is written again.
 struct RecommendationMessageEncoder {
-    private var scratch: [UInt8] = []
+    private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
 
     mutating func encode(_ message: RecommendationMessage, items: [some MessageItem]) -> [UInt8] {
-        let bound = message.maximumEncodedBytes(items: items)
-        if scratch.count < bound { scratch = [UInt8](repeating: 0, count: max(bound, 2 * scratch.count)) }
-        let count = scratch.withUnsafeMutableBufferPointer { message.write(items: items, into: $0) }
-        return Array(scratch[..<count])
+        while true {
+            if let count = scratch.withUnsafeMutableBufferPointer({ message.write(items: items, into: $0) }) {
+                return Array(scratch[..<count])
+            }
+            scratch = [UInt8](repeating: 0, count: 2 * scratch.count)
+        }
     }
 }
 
@@ -167,26 +153,18 @@ protocol MessageItem {
 extension RecommendationMessage.Item: MessageItem {}
 extension Recommendation: MessageItem {}
 
-/// Writes JSON tokens as UTF-8 into a buffer the caller sized with the byte counts below (strings escaped
-/// per RFC 8259 the way `JSONEncoder` does, `/` left alone). A `TextOutputStream` so that `Double` writes its digits straight into it.
+/// Writes JSON tokens as UTF-8 into a buffer (strings escaped per RFC 8259 the way `JSONEncoder` does, `/`
+/// left alone); once a token does not fit, writes nothing more and reports `overflowed`. A `TextOutputStream`
+/// so that `Double` writes its digits straight into it.
 struct JSONWriter: TextOutputStream {
     private let buffer: UnsafeMutableBufferPointer<UInt8>
     private(set) var count = 0
-
-    /// Most bytes a message needs besides its strings: keys and punctuation (113 bytes), three `Int64`s and
-    /// an `Int32` (71 at most), with room to spare.
-    static let envelopeBytes = 256
-    /// Per item besides its strings: 35 bytes of keys and punctuation and a number (at most 24 characters).
-    static let itemBytes = 80
-    /// Per reason besides its strings: 30 bytes of keys and punctuation.
-    static let reasonBytes = 40
+    /// A token did not fit: what was written is incomplete.
+    private(set) var overflowed = false
 
     init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
         self.buffer = buffer
     }
-
-    /// Most bytes `value` can take as a JSON string, quotes included: every byte escaped as `\u00XX`.
-    static func maximumByteCount(of value: String) -> Int { 6 * value.utf8.count + 2 }
 
     /// Native strings are contiguous UTF-8: read through a pointer, not the `UTF8View`'s iterator.
     private static func withUTF8<Result>(of value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
@@ -203,7 +181,10 @@ struct JSONWriter: TextOutputStream {
     }
 
     private mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
-        precondition(bytes.count <= buffer.count - count, "JSONWriter: buffer sized too small")
+        guard !overflowed, bytes.count <= buffer.count - count else {
+            overflowed = true
+            return
+        }
         // Pointers, not a rebased slice: the slice's checks and generic copy cost more than the few bytes.
         guard let source = bytes.baseAddress, let base = buffer.baseAddress else { return }
         (base + count).initialize(from: source, count: bytes.count)
@@ -211,7 +192,10 @@ struct JSONWriter: TextOutputStream {
     }
 
     private mutating func append(_ byte: UInt8) {
-        precondition(count < buffer.count, "JSONWriter: buffer sized too small")
+        guard !overflowed, count < buffer.count else {
+            overflowed = true
+            return
+        }
         buffer[count] = byte
         count += 1
     }
