@@ -71,32 +71,35 @@ public struct RecommendationMessage: Sendable, Equatable, Codable {
         json.integer(generatedAt)
         json.raw(",\"items\":[")
         // Separators joined to the next token: each raw write is a copy call.
-        var isFirstItem = true
-        for item in items {
-            json.raw(isFirstItem ? "{\"item_id\":" : ",{\"item_id\":")
-            isFirstItem = false
-            json.string(item.itemID)
-            json.raw(",\"reasons\":[")
-            var isFirstReason = true
-            for reason in item.reasons {
-                if let itemID = reason.itemID {
-                    json.raw(isFirstReason ? "{\"item_id\":" : ",{\"item_id\":")
-                    json.string(itemID)
-                    json.raw(",\"kind\":")
-                } else {
-                    json.raw(isFirstReason ? "{\"kind\":" : ",{\"kind\":")
+        // Read in place through buffer pointers: iterating the arrays copied every item and reason, a retain
+        // and a release of each of their strings and reason arrays.
+        items.withUnsafeBufferPointer { items in
+            for index in items.indices {
+                json.raw(index == 0 ? "{\"item_id\":" : ",{\"item_id\":")
+                json.string(items[index].itemID)
+                json.raw(",\"reasons\":[")
+                items[index].reasons.withUnsafeBufferPointer { reasons in
+                    for index in reasons.indices {
+                        let isFirst = index == 0
+                        if reasons[index].itemID != nil {
+                            json.raw(isFirst ? "{\"item_id\":" : ",{\"item_id\":")
+                            json.string(reasons[index].itemID.unsafelyUnwrapped)
+                            json.raw(",\"kind\":")
+                        } else {
+                            json.raw(isFirst ? "{\"kind\":" : ",{\"kind\":")
+                        }
+                        json.string(reasons[index].kind)
+                        if reasons[index].query != nil {
+                            json.raw(",\"query\":")
+                            json.string(reasons[index].query.unsafelyUnwrapped)
+                        }
+                        json.raw("}")
+                    }
                 }
-                isFirstReason = false
-                json.string(reason.kind)
-                if let query = reason.query {
-                    json.raw(",\"query\":")
-                    json.string(query)
-                }
+                json.raw("],\"score\":")
+                json.number(items[index].score)
                 json.raw("}")
             }
-            json.raw("],\"score\":")
-            json.number(item.score)
-            json.raw("}")
         }
         json.raw("],\"model_version\":")
         json.string(modelVersion)
