@@ -98,17 +98,27 @@ import Testing
         #expect(empty.encoded() == Array(#"{"event_time":1,"generated_at":2,"items":[],"model_version":"\#(StreamRecService.modelVersion)","source":{"offset":3,"partition":0,"topic":"events"},"user_id":"u"}"#.utf8))
     }
 
-    @Test func sizesItsBufferForEveryEscape() {
-        for text in Self.trickyStrings {
-            var escaped: [UInt8] = []
-            for byte in text.utf8 {
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x08, 0x09, 0x0A, 0x0C, 0x0D: escaped += [UInt8(ascii: "\\"), byte]
-                case 0..<0x20: escaped += Array(String(format: "\\u%04x", byte).utf8)
-                default: escaped.append(byte)
-                }
+    /// The pipeline encodes a slice's messages through one scratch buffer, which grows for a message larger
+    /// than it: each message's bytes are still what `JSONEncoder` writes for it, whatever came before it
+    /// (larger, smaller, escaped).
+    @Test func oneEncoderWritesEachMessageAsJSONEncoderDoes() throws {
+        let jsonEncoder = JSONEncoder()
+        jsonEncoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var encoder = RecommendationMessageEncoder()
+        let texts = Self.trickyStrings + Self.trickyStrings.reversed()
+        for (index, text) in texts.enumerated() {
+            let recommendations = (0..<(index % 5) * 7).map { rank in
+                Recommendation(
+                    itemID: text + "-\(rank)", score: Self.trickyScores[rank % Self.trickyScores.count],
+                    reasons: rank.isMultiple(of: 2) ? [Reason(kind: "query", query: text)] : [Reason(kind: "popular")])
             }
-            #expect(JSONWriter.byteCount(of: text) == escaped.count + 2)
+            let message = RecommendationMessage(
+                userID: text, recommendations: [], eventTime: Int64(index), generatedAt: 2,
+                source: .init(topic: "events", partition: 1, offset: Int64(index)))
+            let alone = RecommendationMessage(
+                userID: text, recommendations: recommendations, eventTime: Int64(index), generatedAt: 2,
+                source: .init(topic: "events", partition: 1, offset: Int64(index)))
+            #expect(encoder.encode(message, items: recommendations) == Array(try jsonEncoder.encode(alone)), "message #\(index)")
         }
     }
 }

@@ -96,14 +96,16 @@ import Testing
     }
 
     /// Random records, takes and revocations against a plain list with the documented rules: the order,
-    /// entries and what is due stay identical, also across the queue's periodic compaction.
-    @Test func matchesAPlainListOverRandomOperations() {
+    /// entries and what is due stay identical, also across the queue's periodic compaction and (with more
+    /// users) the growth of its table.
+    @Test(arguments: [60, 3_000]) func matchesAPlainListOverRandomOperations(users: Int) {
         struct Model {
             var owed: [(userID: String, entry: PendingRefreshes.Entry, since: Int64)] = []
             var forced = 0
         }
         var random = SplitMix64(seed: 11)
-        var pending = PendingRefreshes(maxDelay: .seconds(7), maxUsers: 40)
+        let maxUsers = users * 2 / 3
+        var pending = PendingRefreshes(maxDelay: .seconds(7), maxUsers: maxUsers)
         var model = Model()
         var offset: Int64 = 0
         for step in 0..<20_000 {
@@ -111,7 +113,7 @@ import Testing
             let now = Self.start + .seconds(second)
             switch random.next() % 10 {
             case 0..<6:
-                let user = "u\(random.next() % 60)"
+                let user = "u\(random.next() % UInt64(users))"
                 let entry = Self.entry(offset: offset, partition: Int32(random.next() % 3))
                 offset += 1
                 pending.record(userID: user, entry, now: now)
@@ -125,7 +127,7 @@ import Testing
                 let limit = 1 + Int(random.next() % 20)
                 var due = model.owed.count
                 if behind {
-                    if model.forced == 0, let oldest = model.owed.first, second - oldest.since >= 7 || model.owed.count >= 40 {
+                    if model.forced == 0, let oldest = model.owed.first, second - oldest.since >= 7 || model.owed.count >= maxUsers {
                         model.forced = model.owed.count
                     }
                     due = model.forced

@@ -57,66 +57,62 @@ public struct RecommendationMessage: Sendable, Equatable, Codable {
     /// This message with `items` in place of its own (the pipeline encodes the engine's recommendations
     /// without building ``Item``s first).
     func encoded(items: [some MessageItem]) -> [UInt8] {
-        // Written by hand into one buffer sized up front: `JSONEncoder` took about half of the service's
-        // CPU time, and appending token by token to an array still cost ≈ 8 % while publishing a backlog.
-        var capacity = JSONWriter.envelopeBytes + JSONWriter.byteCount(of: modelVersion)
-            + JSONWriter.byteCount(of: source.topic) + JSONWriter.byteCount(of: userID)
-        for item in items {
-            capacity += JSONWriter.itemBytes + JSONWriter.byteCount(of: item.itemID)
-            for reason in item.reasons {
-                capacity += JSONWriter.reasonBytes + JSONWriter.byteCount(of: reason.kind)
-                if let itemID = reason.itemID { capacity += JSONWriter.byteCount(of: itemID) }
-                if let query = reason.query { capacity += JSONWriter.byteCount(of: query) }
-            }
-        }
-        return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initializedCount in
-            var json = JSONWriter(buffer)
-            json.raw("{\"event_time\":")
-            json.integer(eventTime)
-            json.raw(",\"generated_at\":")
-            json.integer(generatedAt)
-            json.raw(",\"items\":[")
-            // Separators joined to the next token: each raw write is a copy call.
-            var isFirstItem = true
-            for item in items {
-                json.raw(isFirstItem ? "{\"item_id\":" : ",{\"item_id\":")
-                isFirstItem = false
-                json.string(item.itemID)
+        var encoder = RecommendationMessageEncoder()
+        return encoder.encode(self, items: items)
+    }
+
+    /// Writes the JSON with sorted keys into `buffer`; returns the bytes written, nil when they do not fit.
+    /// By hand: `JSONEncoder` took about half of the service's CPU time.
+    func write(items: [some MessageItem], into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int? {
+        var json = JSONWriter(buffer)
+        json.raw("{\"event_time\":")
+        json.integer(eventTime)
+        json.raw(",\"generated_at\":")
+        json.integer(generatedAt)
+        json.raw(",\"items\":[")
+        // Separators joined to the next token: each raw write is a copy call.
+        // Read in place through buffer pointers: iterating the arrays copied every item and reason, a retain
+        // and a release of each of their strings and reason arrays.
+        items.withUnsafeBufferPointer { items in
+            for index in items.indices {
+                json.raw(index == 0 ? "{\"item_id\":" : ",{\"item_id\":")
+                json.string(items[index].itemID)
                 json.raw(",\"reasons\":[")
-                var isFirstReason = true
-                for reason in item.reasons {
-                    if let itemID = reason.itemID {
-                        json.raw(isFirstReason ? "{\"item_id\":" : ",{\"item_id\":")
-                        json.string(itemID)
-                        json.raw(",\"kind\":")
-                    } else {
-                        json.raw(isFirstReason ? "{\"kind\":" : ",{\"kind\":")
+                items[index].reasons.withUnsafeBufferPointer { reasons in
+                    for index in reasons.indices {
+                        let isFirst = index == 0
+                        if reasons[index].itemID != nil {
+                            json.raw(isFirst ? "{\"item_id\":" : ",{\"item_id\":")
+                            json.string(reasons[index].itemID.unsafelyUnwrapped)
+                            json.raw(",\"kind\":")
+                        } else {
+                            json.raw(isFirst ? "{\"kind\":" : ",{\"kind\":")
+                        }
+                        json.string(reasons[index].kind)
+                        if reasons[index].query != nil {
+                            json.raw(",\"query\":")
+                            json.string(reasons[index].query.unsafelyUnwrapped)
+                        }
+                        json.raw("}")
                     }
-                    isFirstReason = false
-                    json.string(reason.kind)
-                    if let query = reason.query {
-                        json.raw(",\"query\":")
-                        json.string(query)
-                    }
-                    json.raw("}")
                 }
                 json.raw("],\"score\":")
-                json.number(item.score)
+                json.number(items[index].score)
                 json.raw("}")
             }
-            json.raw("],\"model_version\":")
-            json.string(modelVersion)
-            json.raw(",\"source\":{\"offset\":")
-            json.integer(source.offset)
-            json.raw(",\"partition\":")
-            json.integer(Int64(source.partition))
-            json.raw(",\"topic\":")
-            json.string(source.topic)
-            json.raw("},\"user_id\":")
-            json.string(userID)
-            json.raw("}")
-            initializedCount = json.count
         }
+        json.raw("],\"model_version\":")
+        json.string(modelVersion)
+        json.raw(",\"source\":{\"offset\":")
+        json.integer(source.offset)
+        json.raw(",\"partition\":")
+        json.integer(Int64(source.partition))
+        json.raw(",\"topic\":")
+        json.string(source.topic)
+        json.raw("},\"user_id\":")
+        json.string(userID)
+        json.raw("}")
+        return json.overflowed ? nil : json.count
     }
 
     public init(decoding bytes: [UInt8]) throws {
@@ -133,6 +129,22 @@ extension Reason {
     }
 }
 
+/// Encodes messages one after another into one scratch buffer, then copies each message's bytes out. Not
+/// sized per message: sizing exactly read every string twice, and even an upper bound from the strings'
+/// lengths cost a third of writing. A message that does not fit doubles the buffer and is written again.
+struct RecommendationMessageEncoder {
+    private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
+
+    mutating func encode(_ message: RecommendationMessage, items: [some MessageItem]) -> [UInt8] {
+        while true {
+            if let count = scratch.withUnsafeMutableBufferPointer({ message.write(items: items, into: $0) }) {
+                return Array(scratch[..<count])
+            }
+            scratch = [UInt8](repeating: 0, count: 2 * scratch.count)
+        }
+    }
+}
+
 /// What a message's `items` entry is written from: its own ``RecommendationMessage/Item`` or the engine's
 /// ``Recommendation`` (the same fields).
 protocol MessageItem {
@@ -144,31 +156,17 @@ protocol MessageItem {
 extension RecommendationMessage.Item: MessageItem {}
 extension Recommendation: MessageItem {}
 
-/// Writes JSON tokens as UTF-8 into a buffer the caller sized with the byte counts below (strings escaped
-/// per RFC 8259 the way `JSONEncoder` does, `/` left alone). A `TextOutputStream` so that `Double` writes its digits straight into it.
+/// Writes JSON tokens as UTF-8 into a buffer (strings escaped per RFC 8259 the way `JSONEncoder` does, `/`
+/// left alone); once a token does not fit, writes nothing more and reports `overflowed`. A `TextOutputStream`
+/// so that `Double` writes its digits straight into it.
 struct JSONWriter: TextOutputStream {
     private let buffer: UnsafeMutableBufferPointer<UInt8>
     private(set) var count = 0
-
-    /// Most bytes a message needs besides its strings: keys and punctuation (113 bytes), three `Int64`s and
-    /// an `Int32` (71 at most), with room to spare.
-    static let envelopeBytes = 256
-    /// Per item besides its strings: 35 bytes of keys and punctuation and a number (at most 24 characters).
-    static let itemBytes = 80
-    /// Per reason besides its strings: 30 bytes of keys and punctuation.
-    static let reasonBytes = 40
+    /// A token did not fit: what was written is incomplete.
+    private(set) var overflowed = false
 
     init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
         self.buffer = buffer
-    }
-
-    /// Bytes `value` takes as a JSON string, quotes included.
-    static func byteCount(of value: String) -> Int {
-        withUTF8(of: value) { bytes in
-            var count = bytes.count + 2
-            for byte in bytes where needsEscape(byte) { count += hasShortEscape(byte) ? 1 : 5 }
-            return count
-        }
     }
 
     /// Native strings are contiguous UTF-8: read through a pointer, not the `UTF8View`'s iterator.
@@ -181,20 +179,15 @@ struct JSONWriter: TextOutputStream {
         byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 
-    /// `\"`, `\\`, `\b`, `\t`, `\n`, `\f`, `\r`; other control bytes take `\u00XX`.
-    private static func hasShortEscape(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x08, 0x09, 0x0A, 0x0C, 0x0D: true
-        default: false
-        }
-    }
-
     mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { append($0) }
     }
 
     private mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
-        precondition(bytes.count <= buffer.count - count, "JSONWriter: buffer sized too small")
+        guard !overflowed, bytes.count <= buffer.count - count else {
+            overflowed = true
+            return
+        }
         // Pointers, not a rebased slice: the slice's checks and generic copy cost more than the few bytes.
         guard let source = bytes.baseAddress, let base = buffer.baseAddress else { return }
         (base + count).initialize(from: source, count: bytes.count)
@@ -202,7 +195,10 @@ struct JSONWriter: TextOutputStream {
     }
 
     private mutating func append(_ byte: UInt8) {
-        precondition(count < buffer.count, "JSONWriter: buffer sized too small")
+        guard !overflowed, count < buffer.count else {
+            overflowed = true
+            return
+        }
         buffer[count] = byte
         count += 1
     }

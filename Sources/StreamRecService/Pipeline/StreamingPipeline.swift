@@ -404,7 +404,8 @@ struct PipelineRun {
     ) async -> [[UInt8]] {
         @Sendable func encoded(_ slice: ArraySlice<RecommendationMessage>) -> [[UInt8]] {
             let lists = engine.recommend(userIDs: slice.map(\.userID), k: k, filters: filters)
-            return zip(slice, lists).map { message, list in message.encoded(items: list) }
+            var encoder = RecommendationMessageEncoder()
+            return zip(slice, lists).map { message, list in encoder.encode(message, items: list) }
         }
         // Split only batches of several milliseconds' work (a recommendation takes ≈ 100–200 µs): a steady,
         // caught-up stream's batches of tens of users are faster end to end on one core, which leaves the other
