@@ -248,7 +248,9 @@ struct BenchPipelineCommand: AsyncParsableCommand {
                 if sent == payload.count || sent - progress.load() > 150_000 {
                     if progress.secondsSinceChange > stallSeconds {
                         group.cancelAll()
-                        throw BenchStallError(topic: topic, consumed: progress.load(), sent: sent, seconds: stallSeconds)
+                        throw BenchStallError(
+                            topic: topic, consumed: progress.load(), sent: sent, seconds: stallSeconds,
+                            isEmbedded: brokers == nil)
                     }
                     try await Task.sleep(for: .milliseconds(5))
                     continue
@@ -404,9 +406,13 @@ struct BenchStallError: Error, CustomStringConvertible {
     let consumed: Int
     let sent: Int
     let seconds: Double
+    /// Only the embedded broker drops records a consumer has not reached.
+    let isEmbedded: Bool
 
     var description: String {
-        "\(topic): nothing consumed for \(Int(seconds)) s at \(consumed) of \(sent) events sent. The embedded broker "
+        let stalled = "\(topic): nothing consumed for \(Int(seconds)) s at \(consumed) of \(sent) events sent."
+        guard isEmbedded else { return stalled + " A Kafka cluster keeps the records: check that serve and the cluster are up." }
+        return stalled + " The embedded broker "
             + "keeps only the last ~4–5 MB per partition, so records the consumer had not reached yet may have "
             + "been dropped: use more --partitions or fewer --events, or a quieter machine."
     }
