@@ -37,7 +37,10 @@ struct BenchPipelineCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Kafka bootstrap servers HOST:PORT,... to run against instead of an embedded broker (serve gets the same).",
-        discussion: "The run's topics, bench-RUNID-*, are created there with the partitions the run needs."))
+        discussion: """
+            The run's topics, bench-RUNID-*, are created there with the partitions the run needs. A cluster that \
+            cannot create topics (`streamrec broker`) needs them made first: the error says how.
+            """))
     var brokers: String?
 
     @Option(help: "Names the run's topics and groups bench-RUNID-* (default: a new random id).")
@@ -79,9 +82,15 @@ struct BenchPipelineCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = CommandLogging.bootstrap(level: "error", label: "streamrec.bench")
-        let embedded = try brokers == nil ? EmbeddedKafka(logger: logger) : nil
+        let embedded: EmbeddedKafka?
+        let bootstrapServers: String
+        if let brokers {
+            (embedded, bootstrapServers) = (nil, brokers)
+        } else {
+            let broker = try EmbeddedKafka(logger: logger)
+            (embedded, bootstrapServers) = (broker, broker.bootstrapServers)
+        }
         defer { embedded?.shutdown() }
-        let bootstrapServers = brokers ?? embedded?.bootstrapServers ?? ""
         let kafka = KafkaConfiguration(bootstrapServers: bootstrapServers, properties: properties)
         let topics = BenchTopics(runID: runID ?? String(UInt32.random(in: .min ... .max), radix: 36), partitions: partitions)
         try await topics.prepare(admin: KafkaAdmin(configuration: kafka, logger: logger))
