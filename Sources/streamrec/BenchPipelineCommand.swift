@@ -35,6 +35,20 @@ struct BenchPipelineCommand: AsyncParsableCommand {
     @Option(help: "Fail a throughput run when no event is consumed for this many seconds.")
     var stallSeconds = 60.0
 
+    @Option(help: ArgumentHelp(
+        "Kafka bootstrap servers HOST:PORT,... to run against instead of an embedded broker (serve gets the same).",
+        discussion: """
+            The run's topics, bench-RUNID-*, are created there with the partitions the run needs. A cluster that \
+            cannot create topics (`streamrec broker`) needs them made first: the error says how.
+            """))
+    var brokers: String?
+
+    @Option(help: "Names the run's topics and groups bench-RUNID-* (default: a new random id).")
+    var runID: String?
+
+    @Option(help: "Process id of the --brokers broker, if on this machine: its CPU in the latency run is reported.")
+    var brokerPID: Int32?
+
     @Option(
         name: .customLong("kafka-property"),
         help: "A librdkafka property KEY=VALUE for every client of the run, serve's included (repeatable).")
@@ -43,6 +57,18 @@ struct BenchPipelineCommand: AsyncParsableCommand {
     func validate() throws {
         for property in kafkaProperties where !property.contains("=") {
             throw ValidationError("--kafka-property \(property): expected KEY=VALUE, such as fetch.wait.max.ms=10")
+        }
+        for server in brokers?.split(separator: ",", omittingEmptySubsequences: false) ?? [] {
+            guard let colon = server.lastIndex(of: ":"), colon != server.startIndex,
+                let port = Int(server[server.index(after: colon)...]), (1...65535).contains(port)
+            else { throw ValidationError("--brokers: '\(server)' is not HOST:PORT, such as localhost:9092") }
+        }
+        // Kafka's topic-name characters; the longest name adds 18 to the id, within Kafka's 249.
+        if let runID, runID.isEmpty || runID.count > 200 || !runID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) {
+            throw ValidationError("--run-id '\(runID)': use 1–200 of a–z, A–Z, 0–9, '.', '_', '-'")
+        }
+        if brokerPID != nil, brokers == nil {
+            throw ValidationError("--broker-pid needs --brokers: without it the broker runs inside the benchmark")
         }
     }
 
@@ -56,13 +82,19 @@ struct BenchPipelineCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = CommandLogging.bootstrap(level: "error", label: "streamrec.bench")
-        let broker = try EmbeddedKafka(logger: logger)
-        defer { broker.shutdown() }
-        for topic in ["pass-in", "pass-out", "serve-in", "serve-out", "latency-in", "latency-out"] {
-            try broker.createTopic(topic, partitions: partitions)
+        let embedded: EmbeddedKafka?
+        let bootstrapServers: String
+        if let brokers {
+            (embedded, bootstrapServers) = (nil, brokers)
+        } else {
+            let broker = try EmbeddedKafka(logger: logger)
+            (embedded, bootstrapServers) = (broker, broker.bootstrapServers)
         }
-        try broker.createTopic("bench-dlq", partitions: 1)
-        let kafka = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, properties: properties)
+        defer { embedded?.shutdown() }
+        let kafka = KafkaConfiguration(bootstrapServers: bootstrapServers, properties: properties)
+        let topics = BenchTopics(runID: runID ?? String(UInt32.random(in: .min ... .max), radix: 36), partitions: partitions)
+        try await topics.prepare(admin: KafkaAdmin(configuration: kafka, logger: logger))
+        log("cluster: \(brokers.map { "external, \($0)" } ?? "embedded") · topics \(topics.name("*"))")
 
         log("generating \(events) events for \(users) users…")
         var generator = SessionGenerator.benchShop(users: users)
@@ -70,15 +102,15 @@ struct BenchPipelineCommand: AsyncParsableCommand {
             .prefix(events).map { (Array(($0.userID ?? $0.itemID ?? "").utf8), $0.jsonBytes()) }
 
         // 1. Pass-through.
-        let passThroughSeconds = try await measure(payload: payload, topic: "pass-in", kafka: kafka, logger: logger) { progress in
-            let consumer = try KafkaConsumer(configuration: kafka, groupID: "bench-pass", logger: logger)
+        let passThroughSeconds = try await measure(payload: payload, topic: topics.passIn, kafka: kafka, logger: logger) { progress in
+            let consumer = try KafkaConsumer(configuration: kafka, groupID: topics.name("pass"), logger: logger)
             let producer = try KafkaProducer(configuration: kafka, logger: logger)
-            try consumer.subscribe(topics: ["pass-in"])
+            try consumer.subscribe(topics: [topics.passIn])
             var count = 0
             while count < payload.count {
                 try Task.checkCancellation()
                 for case .record(let record) in try await consumer.poll(maxEvents: 2000, timeout: .milliseconds(100)) {
-                    try await producer.enqueue(topic: "pass-out", key: record.key, value: record.value)
+                    try await producer.enqueue(topic: topics.passOut, key: record.key, value: record.value)
                     count += 1
                 }
                 progress.store(count)
@@ -91,14 +123,15 @@ struct BenchPipelineCommand: AsyncParsableCommand {
 
         // 2. serve, as a child process.
         let service = try ServeChild(
-            brokers: broker.bootstrapServers, input: "serve-in", output: "serve-out", properties: properties)
+            brokers: bootstrapServers, input: topics.serveIn, output: topics.serveOut, deadLetters: topics.deadLetters,
+            properties: properties)
         defer { service.stop() }
         let port = try await service.httpPort()
         let rssSamples = Mutex<[(events: Int, megabytes: Double)]>([])
         let serveStarted = ContinuousClock.now
         let allConsumedAt = Mutex<(seconds: Double, cpuSeconds: Double, published: Int)?>(nil)
         let cpuBefore = service.cpuSeconds()
-        let serveSeconds = try await measure(payload: payload, topic: "serve-in", kafka: kafka, logger: logger) { progress in
+        let serveSeconds = try await measure(payload: payload, topic: topics.serveIn, kafka: kafka, logger: logger) { progress in
             var nextSample = payload.count / 4
             var previous: ServeProgress?
             while true {
@@ -139,14 +172,19 @@ struct BenchPipelineCommand: AsyncParsableCommand {
 
         // 3. Latency at a steady rate: event time = send time; latency = arrival of the recommendation.
         let latencyService = try ServeChild(
-            brokers: broker.bootstrapServers, input: "latency-in", output: "latency-out", properties: properties)
+            brokers: bootstrapServers, input: topics.latencyIn, output: topics.latencyOut,
+            deadLetters: topics.deadLetters, properties: properties)
         defer { latencyService.stop() }
         // Latency is measured from the moment both ends are in their groups: the ~3 s joins are not latency.
         let latencyPort = try await latencyService.httpPort()
         try await Self.waitUntilReady(port: latencyPort)
         let latencyCPUBefore = latencyService.cpuSeconds()
-        let samples = try await measureLatency(kafka: kafka, logger: logger)
+        let benchCPUBefore = processCPUSeconds(getpid())
+        let brokerCPUBefore = brokerPID.flatMap(processCPUSeconds)
+        let samples = try await measureLatency(kafka: kafka, topics: topics, logger: logger)
         let latencyCPUSeconds = latencyService.cpuSeconds() - latencyCPUBefore
+        let benchCPUSeconds = processCPUSeconds(getpid()).flatMap { now in benchCPUBefore.map { now - $0 } }
+        let brokerCPUSeconds = brokerPID.flatMap(processCPUSeconds).flatMap { now in brokerCPUBefore.map { now - $0 } }
         // serve's own view (record timestamp → message handed to its producer) tells a slow serve from a
         // slow delivery or reader.
         let serveSide = try await Self.histogram(port: latencyPort, name: "streamrec_event_to_publish_latency_seconds")
@@ -158,6 +196,12 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         }
         if let (p50, p99) = Self.percentiles(samples.map(\.serveMilliseconds)) {
             log(String(format: "  of which in serve (event time → generated_at, both wall clocks): p50 %.0f ms, p99 %.0f ms", p50, p99))
+        }
+        // Who else used the two cores meanwhile: this process sends, reads and (embedded) runs the broker.
+        if let benchCPUSeconds {
+            let inside = embedded == nil ? "feeder + reader" : "feeder + reader + embedded broker"
+            let broker = brokerCPUSeconds.map { String(format: ", %.1f CPU s in the broker process", $0) } ?? ""
+            log(String(format: "  CPU meanwhile: %.1f s in this process (%@)%@", benchCPUSeconds, inside, broker))
         }
         if let total = serveSide.last?.count, total > 0 {
             let shares = serveSide.filter { [0.01, 0.05, 0.1, 0.5, 1].contains($0.bound) }
@@ -213,7 +257,9 @@ struct BenchPipelineCommand: AsyncParsableCommand {
                 if sent == payload.count || sent - progress.load() > 150_000 {
                     if progress.secondsSinceChange > stallSeconds {
                         group.cancelAll()
-                        throw BenchStallError(topic: topic, consumed: progress.load(), sent: sent, seconds: stallSeconds)
+                        throw BenchStallError(
+                            topic: topic, consumed: progress.load(), sent: sent, seconds: stallSeconds,
+                            isEmbedded: brokers == nil)
                     }
                     try await Task.sleep(for: .milliseconds(5))
                     continue
@@ -229,12 +275,12 @@ struct BenchPipelineCommand: AsyncParsableCommand {
     }
 
     /// Event → recommendation latencies, with the send time of the event (seconds into the run).
-    func measureLatency(kafka: KafkaConfiguration, logger: Logger) async throws
+    func measureLatency(kafka: KafkaConfiguration, topics: BenchTopics, logger: Logger) async throws
         -> [(sentAtSeconds: Double, milliseconds: Double, serveMilliseconds: Double)]
     {
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
-        let consumer = try KafkaConsumer(configuration: kafka, groupID: "bench-latency-reader", logger: logger)
-        try consumer.subscribe(topics: ["latency-out"])
+        let consumer = try KafkaConsumer(configuration: kafka, groupID: topics.name("latency-reader"), logger: logger)
+        try consumer.subscribe(topics: [topics.latencyOut])
         let joinDeadline = ContinuousClock.now + .seconds(60)
         while consumer.assignment.isEmpty {
             guard ContinuousClock.now < joinDeadline else { throw ValidationError("the latency reader did not join its group in 60 s") }
@@ -256,7 +302,7 @@ struct BenchPipelineCommand: AsyncParsableCommand {
             while sent < total, ContinuousClock.now - started >= .seconds(Double(sent) / latencyRate) {
                 var event = generator.next()
                 event.timestamp = Self.wallMilliseconds()
-                try await producer.enqueue(topic: "latency-in", key: Array((event.userID ?? "").utf8), value: event.jsonBytes())
+                try await producer.enqueue(topic: topics.latencyIn, key: Array((event.userID ?? "").utf8), value: event.jsonBytes())
                 sent += 1
             }
             for case .record(let record) in try await consumer.poll(maxEvents: 1000, timeout: .milliseconds(1)) {
@@ -369,12 +415,28 @@ struct BenchStallError: Error, CustomStringConvertible {
     let consumed: Int
     let sent: Int
     let seconds: Double
+    /// Only the embedded broker drops records a consumer has not reached.
+    let isEmbedded: Bool
 
     var description: String {
-        "\(topic): nothing consumed for \(Int(seconds)) s at \(consumed) of \(sent) events sent. The embedded broker "
+        let stalled = "\(topic): nothing consumed for \(Int(seconds)) s at \(consumed) of \(sent) events sent."
+        guard isEmbedded else { return stalled + " A Kafka cluster keeps the records: check that serve and the cluster are up." }
+        return stalled + " The embedded broker "
             + "keeps only the last ~4–5 MB per partition, so records the consumer had not reached yet may have "
             + "been dropped: use more --partitions or fewer --events, or a quieter machine."
     }
+}
+
+/// User + system CPU seconds of a process so far (`/proc/PID/stat` fields 14 and 15, in clock ticks); `nil`
+/// when it is not there to read (another OS, or the process is gone).
+func processCPUSeconds(_ pid: Int32) -> Double? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let close = stat.lastIndex(of: ")")
+    else { return nil }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 /// `streamrec serve` as a child of the benchmark.
@@ -386,7 +448,7 @@ final class ServeChild: @unchecked Sendable {
     var configPath: String { stateDirectory + ".yaml" }
 
     /// - Parameter properties: librdkafka properties, passed in a configuration file (`kafka.properties`).
-    init(brokers: String, input: String, output: String, properties: [String: String]) throws {
+    init(brokers: String, input: String, output: String, deadLetters: String, properties: [String: String]) throws {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let quoted = { (text: String) in "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
         let yaml = properties.isEmpty ? "kafka:\n  properties: {}\n" : "kafka:\n  properties:\n" + properties.sorted { $0.key < $1.key }
@@ -394,8 +456,8 @@ final class ServeChild: @unchecked Sendable {
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0])
         process.arguments = [
-            "serve", "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", "bench-dlq",
-            "--group", "bench-\(input)", "--state-dir", stateDirectory, "--http-port", "0", "--config", configPath,
+            "serve", "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", deadLetters,
+            "--group", "\(input)-group", "--state-dir", stateDirectory, "--http-port", "0", "--config", configPath,
         ]
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
@@ -415,15 +477,7 @@ final class ServeChild: @unchecked Sendable {
         throw ValidationError("serve did not start; see \(logPath)")
     }
 
-    /// User + system CPU seconds of the child so far (`/proc/PID/stat` fields 14 and 15, in clock ticks).
-    func cpuSeconds() -> Double {
-        let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
-        // Fields after the command name, which is in parentheses and may hold spaces.
-        guard let close = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
+    func cpuSeconds() -> Double { processCPUSeconds(process.processIdentifier) ?? 0 }
 
     func residentMegabytes() -> Double {
         let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""

@@ -1,0 +1,45 @@
+import Foundation
+import StreamRecKafka
+import Testing
+
+/// `bench pipeline --brokers` against a cluster in another process (here: the test's embedded broker, which,
+/// like `streamrec broker`, cannot create topics on request), checked before any event is sent.
+@Suite struct BenchPipelineCommandTests {
+    @Test(.timeLimit(.minutes(1)))
+    func topicsWithOtherPartitionCountsStopTheRunNamingEachAndTheFix() throws {
+        let broker = try EmbeddedKafka(logger: TestCluster.logger)
+        defer { broker.shutdown() }
+        let runID = "t\(UUID().uuidString.prefix(8))"
+        let partitions = ["pass-in": 3, "pass-out": 3, "serve-in": 3, "serve-out": 4, "latency-in": 2, "latency-out": 3, "dlq": 1]
+        for (role, count) in partitions { try broker.createTopic("bench-\(runID)-\(role)", partitions: count) }
+
+        let run = try runToCompletion(
+            ServiceProcess.binaryPath,
+            ["bench", "pipeline", "--brokers", broker.bootstrapServers, "--run-id", runID, "--partitions", "3",
+             "--events", "100"],
+            captureStandardError: true)
+        #expect(run.status != 0)
+        #expect(run.errors.contains("topic bench-\(runID)-serve-out has 4 partitions, the run needs 3"), "\(run.errors)")
+        #expect(run.errors.contains("topic bench-\(runID)-latency-in has 2 partitions, the run needs 3"))
+        #expect(!run.errors.contains("topic bench-\(runID)-pass-in "), "topics that fit are not reported")
+        // The fix for a broker that cannot create topics: every topic with the count the run needs.
+        #expect(run.errors.contains(
+            "streamrec broker --topic bench-\(runID)-pass-in:3 --topic bench-\(runID)-pass-out:3 "
+                + "--topic bench-\(runID)-serve-in:3 --topic bench-\(runID)-serve-out:3 "
+                + "--topic bench-\(runID)-latency-in:3 --topic bench-\(runID)-latency-out:3 --topic bench-\(runID)-dlq:1"))
+        #expect(!run.output.contains("pass-through:"), "no phase ran")
+    }
+
+    @Test(arguments: [
+        (["--brokers", "localhost"], "--brokers: 'localhost' is not HOST:PORT"),
+        (["--brokers", "localhost:9092,"], "--brokers: '' is not HOST:PORT"),
+        (["--run-id", "a/b"], "--run-id 'a/b'"),
+        (["--broker-pid", "1"], "--broker-pid needs --brokers"),
+    ])
+    func badOptionsAreRejectedBeforeConnecting(arguments: [String], message: String) throws {
+        let run = try runToCompletion(
+            ServiceProcess.binaryPath, ["bench", "pipeline"] + arguments, captureStandardError: true)
+        #expect(run.status == 64, "ArgumentParser's usage error")
+        #expect(run.errors.contains(message), "\(run.errors)")
+    }
+}
