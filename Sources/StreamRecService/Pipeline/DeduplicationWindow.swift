@@ -67,20 +67,32 @@ public struct DeduplicationWindow: Sendable {
     private mutating func forget(_ index: Int) {
         var hole = ringHashes[index] & mask
         while slots[hole] & 0xFFFF_FFFF != UInt64(index + 1) { hole = (hole + 1) & mask }
-        var next = (hole + 1) & mask
-        while slots[next] != 0 {
-            let home = Int(truncatingIfNeeded: slots[next] >> 32) & mask
-            // The entry at `next` may fill the hole unless its home lies cyclically in (hole, next].
-            if (next - home) & mask >= (next - hole) & mask {
-                slots[hole] = slots[next]
-                hole = next
-            }
-            next = (next + 1) & mask
-        }
-        slots[hole] = 0
+        slots.emptyProbedSlot(hole)
     }
 
     /// Oldest first, as stored in the checkpoint.
     public var recent: [String] { Array(ring[oldest...] + ring[..<oldest]) }
     public var count: Int { ring.count }
+}
+
+/// Open-addressing tables with linear probing whose slots are 0 when empty and otherwise hold, in their high half,
+/// hash bits that include the entry's home slot (the dedup window's and the owed refreshes' tables).
+extension Array where Element == UInt64 {
+    /// Empties slot `hole`, shifting later entries of its probe run back so every entry stays reachable from its
+    /// home slot (no tombstones). The count is a power of two.
+    mutating func emptyProbedSlot(_ hole: Int) {
+        let mask = count - 1
+        var hole = hole
+        var next = (hole + 1) & mask
+        while self[next] != 0 {
+            let home = Int(truncatingIfNeeded: self[next] >> 32) & mask
+            // The entry at `next` may fill the hole unless its home lies cyclically in (hole, next].
+            if (next - home) & mask >= (next - hole) & mask {
+                self[hole] = self[next]
+                hole = next
+            }
+            next = (next + 1) & mask
+        }
+        self[hole] = 0
+    }
 }

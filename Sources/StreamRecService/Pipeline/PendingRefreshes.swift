@@ -118,17 +118,7 @@ struct PendingRefreshes {
         let low = UInt64(UInt32(truncatingIfNeeded: place))
         var hole = hash & mask
         while slots[hole] == 0 || slots[hole] & 0xFFFF_FFFF != low { hole = (hole + 1) & mask }
-        var next = (hole + 1) & mask
-        while slots[next] != 0 {
-            let home = Int(truncatingIfNeeded: slots[next] >> 32) & mask
-            // The entry at `next` may fill the hole unless its home lies cyclically in (hole, next].
-            if (next - home) & mask >= (next - hole) & mask {
-                slots[hole] = slots[next]
-                hole = next
-            }
-            next = (next + 1) & mask
-        }
-        slots[hole] = 0
+        slots.emptyProbedSlot(hole)
     }
 
     /// A table of `count` slots (a power of two, at least twice the entries) holding every entry from `head` on.
