@@ -81,6 +81,8 @@ struct BenchPipelineCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let interruptHandlers = ServeChild.stopAllOnInterrupt()
+        defer { interruptHandlers.forEach { $0.cancel() } }
         let logger = CommandLogging.bootstrap(level: "error", label: "streamrec.bench")
         let embedded: EmbeddedKafka?
         let bootstrapServers: String
@@ -442,6 +444,8 @@ func processCPUSeconds(_ pid: Int32) -> Double? {
 /// `streamrec serve` as a child of the benchmark.
 final class ServeChild: @unchecked Sendable {
     let process = Process()
+    /// Children started and not yet stopped, for ``stopAllOnInterrupt()``.
+    private static let running = Mutex<[ObjectIdentifier: ServeChild]>([:])
     let logPath = NSTemporaryDirectory() + "streamrec-bench-\(UUID().uuidString).log"
     let stateDirectory = NSTemporaryDirectory() + "streamrec-bench-state-\(UUID().uuidString)"
 
@@ -462,6 +466,22 @@ final class ServeChild: @unchecked Sendable {
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
         try process.run()
+        Self.running.withLock { $0[ObjectIdentifier(self)] = self }
+    }
+
+    /// On SIGINT or SIGTERM, stops every running child (a `serve` left behind would go on using a core), then
+    /// exits with 128 + the signal's number. The handlers work while the returned sources are alive.
+    static func stopAllOnInterrupt() -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                for child in running.withLock({ Array($0.values) }) { child.stop() }
+                exit(128 + number)
+            }
+            source.resume()
+            return source
+        }
     }
 
     func httpPort() async throws -> Int {
@@ -486,6 +506,7 @@ final class ServeChild: @unchecked Sendable {
     }
 
     func stop() {
+        Self.running.withLock { $0[ObjectIdentifier(self)] = nil }
         guard process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()

@@ -30,6 +30,44 @@ import Testing
         #expect(!run.output.contains("pass-through:"), "no phase ran")
     }
 
+    @Test(.timeLimit(.minutes(2)))
+    func anInterruptedRunLeavesNoServeBehind() throws {
+        let bench = Process()
+        bench.executableURL = URL(fileURLWithPath: ServiceProcess.binaryPath)
+        bench.arguments = ["bench", "pipeline", "--events", "20000", "--partitions", "4", "--latency-seconds", "0"]
+        bench.standardOutput = FileHandle.nullDevice
+        bench.standardError = FileHandle.nullDevice
+        try bench.run()
+        defer { if bench.isRunning { bench.terminate() } }
+        var serve: Int32?
+        let deadline = Date() + 60
+        while serve == nil, Date() < deadline {
+            serve = Self.child(of: bench.processIdentifier, running: "serve")
+            usleep(50_000)
+        }
+        let servePID = try #require(serve, "bench pipeline started serve within 60 s")
+        defer { kill(servePID, SIGKILL) }
+
+        kill(bench.processIdentifier, SIGTERM)
+        bench.waitUntilExit()
+        #expect(bench.terminationStatus == 128 + SIGTERM)
+        #expect(!FileManager.default.fileExists(atPath: "/proc/\(servePID)"), "serve was stopped (and reaped) before the bench exited")
+    }
+
+    /// A child process of `parent` whose command line has the argument `argument` (Linux `/proc`).
+    static func child(of parent: Int32, running argument: String) -> Int32? {
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { Int32($0) } ?? []
+        return pids.first { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")"),
+                let parentField = stat[stat.index(after: close)...].split(separator: " ").dropFirst().first,
+                Int32(parentField) == parent,
+                let commandLine = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+            else { return false }
+            return commandLine.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == argument }
+        }
+    }
+
     @Test(arguments: [
         (["--brokers", "localhost"], "--brokers: 'localhost' is not HOST:PORT"),
         (["--brokers", "localhost:9092,"], "--brokers: '' is not HOST:PORT"),
