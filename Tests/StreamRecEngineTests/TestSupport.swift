@@ -55,3 +55,8 @@ extension RecommendationEngine {
         recommend(userID: user, k: k, filters: filters).map(\.itemID)
     }
 }
+
+extension SessionStore {
+    /// Items of each slot, in slot order (the snapshot writes them in place).
+    var itemLists: [[Int32]] { (0..<slotCount).map { Array(items(inSlot: $0)) } }
+}

@@ -97,8 +97,6 @@ struct SessionStore: @unchecked Sendable {
 
     /// Serial of each slot (0 = empty), in slot order.
     var serials: [UInt32] { (0..<slotCount).map { header(ofSlot: $0).serial } }
-    /// Items of each slot, in slot order.
-    var itemLists: [[Int32]] { (0..<slotCount).map { Array(items(inSlot: $0)) } }
     var lastTimes: [Int64] { (0..<slotCount).map { header(ofSlot: $0).lastTimeMilliseconds } }
     /// Bytes of record storage (for memory estimates).
     var storedBytes: Int { chunks.count * (wordsPerChunk * MemoryLayout<Int32>.stride + 32) }
