@@ -199,6 +199,11 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         if let (p50, p99) = Self.percentiles(samples.map(\.serveMilliseconds)) {
             log(String(format: "  of which in serve (event time → generated_at, both wall clocks): p50 %.0f ms, p99 %.0f ms", p50, p99))
         }
+        if let (recommendP50, recommendP99) = Self.percentiles(samples.map(\.recommendMilliseconds)),
+            let (deliveryP50, deliveryP99) = Self.percentiles(samples.map(\.deliveryMilliseconds))
+        {
+            log(String(format: "  then generated_at → producer p50 %.0f ms, p99 %.0f ms; producer → reader p50 %.0f ms, p99 %.0f ms", recommendP50, recommendP99, deliveryP50, deliveryP99))
+        }
         // Who else used the two cores meanwhile: this process sends, reads and (embedded) runs the broker.
         if let benchCPUSeconds {
             let inside = embedded == nil ? "feeder + reader" : "feeder + reader + embedded broker"
@@ -221,10 +226,22 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         for (window, length) in windows {
             let inWindow = samples.filter { $0.sentAtSeconds >= window && $0.sentAtSeconds < window + length }
             guard let (p50, p99) = Self.percentiles(inWindow.map(\.milliseconds)),
-                let (serveP50, serveP99) = Self.percentiles(inWindow.map(\.serveMilliseconds))
+                let (serveP50, serveP99) = Self.percentiles(inWindow.map(\.serveMilliseconds)),
+                let (_, recommendP99) = Self.percentiles(inWindow.map(\.recommendMilliseconds)),
+                let (_, deliveryP99) = Self.percentiles(inWindow.map(\.deliveryMilliseconds))
             else { continue }
-            log(String(format: "  events sent in %.0f–%.0f s: p50 %.1f ms, p99 %.1f ms (%d); in serve (event time → generated_at) p50 %.0f ms, p99 %.0f ms", window, window + length, p50, p99, inWindow.count, serveP50, serveP99))
+            log(String(format: "  events sent in %.0f–%.0f s: p50 %.1f ms, p99 %.1f ms (%d); in serve (event time → generated_at) p50 %.0f ms, p99 %.0f ms; p99 generated_at → producer %.0f ms, producer → reader %.0f ms", window, window + length, p50, p99, inWindow.count, serveP50, serveP99, recommendP99, deliveryP99))
         }
+    }
+
+    /// One recommendation message's way, in wall-clock milliseconds: event time (the feeder's send) →
+    /// `generated_at` (serve took the batch) → record create time (its producer took the message) → arrival.
+    struct LatencySample {
+        var sentAtSeconds: Double
+        var milliseconds: Double
+        var serveMilliseconds: Double
+        var recommendMilliseconds: Double
+        var deliveryMilliseconds: Double
     }
 
     static func percentiles(_ values: [Double]) -> (p50: Double, p99: Double)? {
@@ -278,7 +295,7 @@ struct BenchPipelineCommand: AsyncParsableCommand {
 
     /// Event → recommendation latencies, with the send time of the event (seconds into the run).
     func measureLatency(kafka: KafkaConfiguration, topics: BenchTopics, logger: Logger) async throws
-        -> [(sentAtSeconds: Double, milliseconds: Double, serveMilliseconds: Double)]
+        -> [LatencySample]
     {
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
         let consumer = try KafkaConsumer(configuration: kafka, groupID: topics.name("latency-reader"), logger: logger)
@@ -298,7 +315,7 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         let startedWallMilliseconds = Self.wallMilliseconds()
         var sent = 0
-        var latencies: [(sentAtSeconds: Double, milliseconds: Double, serveMilliseconds: Double)] = []
+        var latencies: [LatencySample] = []
         while sent < total || ContinuousClock.now - started < .seconds(latencySeconds + 5) {
             // Send what is due, then read what arrived.
             while sent < total, ContinuousClock.now - started >= .seconds(Double(sent) / latencyRate) {
@@ -311,9 +328,13 @@ struct BenchPipelineCommand: AsyncParsableCommand {
                 guard let value = record.value, let eventTime = Self.integer(named: "event_time", in: value),
                     let generatedAt = Self.integer(named: "generated_at", in: value)
                 else { continue }
-                latencies.append((
-                    Double(eventTime - startedWallMilliseconds) / 1000, Double(Self.wallMilliseconds() - eventTime),
-                    Double(generatedAt - eventTime)))
+                let arrived = Self.wallMilliseconds()
+                // The record's create time is when serve's producer took the message (librdkafka stamps it).
+                let produced = record.timestampMilliseconds ?? arrived
+                latencies.append(LatencySample(
+                    sentAtSeconds: Double(eventTime - startedWallMilliseconds) / 1000,
+                    milliseconds: Double(arrived - eventTime), serveMilliseconds: Double(generatedAt - eventTime),
+                    recommendMilliseconds: Double(produced - generatedAt), deliveryMilliseconds: Double(arrived - produced)))
             }
         }
         await producer.close()
