@@ -9,12 +9,12 @@ import Synchronization
 /// Method: each side gets its own topic with enough partitions that the mock broker keeps every message
 /// (it keeps only the last ~5 MB per partition), so produce and consume are measured as separate phases:
 /// - produce: ours enqueues N keyed messages and flushes; kcat runs `kcat -P -K TAB -l FILE` over a file of the
-///   same N messages, once with our producer's settings (idempotence on: the headline) and once with its own
+///   same N messages, once with our producer's settings (idempotence on, Nagle off: the headline) and once with its own
 ///   defaults (reference). All are timed until every message is acknowledged, and every partition is then checked
 ///   to hold all its messages.
 /// - consume: ours subscribes as a consumer group and polls batches until N records, timed from the moment
 ///   the group assigns the partitions (the mock's ~3 s join delay is not throughput); kcat runs
-///   `kcat -C -o beginning -e -q` (no group) with our consumer's librdkafka defaults (`-X`) to the end of every
+///   `kcat -C -o beginning -e -q` (no group) with our clients' librdkafka defaults (`-X`) to the end of every
 ///   partition, timed as a whole process.
 ///
 /// Keys are the messages' sequence numbers, so the default partitioner spreads them evenly. Without keys
@@ -108,7 +108,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         let kcatProduce = try await timeKcat(
             "produce (idempotent)",
             ["-P", "-b", kafka.bootstrapServers, "-t", kcatTopic, "-K", "\t", "-l", file.path,
-             "-X", "enable.idempotence=true"])
+             "-X", "enable.idempotence=true"] + Self.kcatProperties(KafkaConfiguration.clientDefaults))
         try await checkComplete(kcatTopic, producer: "kcat", configuration: configuration, logger: logger)
         let kcatDefaultsProduce = try await timeKcat(
             "produce (defaults)", ["-P", "-b", kafka.bootstrapServers, "-t", kcatDefaultsTopic, "-K", "\t", "-l", file.path])
@@ -118,7 +118,7 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         let kcatConsume = try await timeKcat(
             "consume",
             ["-C", "-b", kafka.bootstrapServers, "-t", kcatTopic, "-o", "beginning", "-e", "-q"]
-                + KafkaConsumer.defaultProperties.sorted { $0.key < $1.key }.flatMap { ["-X", "\($0.key)=\($0.value)"] })
+                + Self.kcatProperties(KafkaConfiguration.clientDefaults.merging(KafkaConsumer.defaultProperties) { _, consumer in consumer }))
 
         print("")
         printRow("", "msgs/s", "MB/s", "seconds", "CPU s", "broker CPU s")
@@ -135,6 +135,11 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         print(String(format: "client CPU per message (broker threads excluded), streamrec / kcat: produce %.2f×, consume %.2f×",
             ourProduce.clientCPUSeconds / kcatProduce.clientCPUSeconds,
             ourConsume.clientCPUSeconds / kcatConsume.clientCPUSeconds))
+    }
+
+    /// kcat's `-X KEY=VALUE` arguments, in key order.
+    static func kcatProperties(_ properties: [String: String]) -> [String] {
+        properties.sorted { $0.key < $1.key }.flatMap { ["-X", "\($0.key)=\($0.value)"] }
     }
 
     /// Wall and CPU time of one phase. CPU time is this process's (the broker runs in it) plus kcat's.

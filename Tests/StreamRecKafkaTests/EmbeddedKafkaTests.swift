@@ -56,6 +56,15 @@ struct EmbeddedKafkaTests {
         #expect(error?.reason.contains("no.such.property") == true)
     }
 
+    @Test("clients turn Nagle's algorithm off unless the caller's properties say otherwise")
+    func nagleOffByDefault() {
+        let plain = KafkaConfiguration(bootstrapServers: "127.0.0.1:1")
+        #expect(plain.librdkafkaProperties()["socket.nagle.disable"] == "true")
+        #expect(plain.librdkafkaProperties(defaults: KafkaConsumer.defaultProperties)["socket.nagle.disable"] == "true")
+        let chosen = KafkaConfiguration(bootstrapServers: "127.0.0.1:1", properties: ["socket.nagle.disable": "false"])
+        #expect(chosen.librdkafkaProperties()["socket.nagle.disable"] == "false")
+    }
+
     @Test("librdkafka's logs reach swift-log with their facility")
     func logsReachSwiftLog() async throws {
         let recorder = RecordingLogHandler()

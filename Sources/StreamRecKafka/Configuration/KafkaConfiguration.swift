@@ -18,9 +18,16 @@ public struct KafkaConfiguration: Sendable {
         self.statisticsInterval = statisticsInterval
     }
 
-    /// The properties librdkafka receives, with `defaults` applied under the caller's own keys.
+    /// What every client of ours sets unless ``properties`` says otherwise. `socket.nagle.disable`: with
+    /// Nagle's algorithm on (librdkafka's default; Kafka's Java client always turns it off) a request written
+    /// while an earlier one is unacknowledged waits for the peer's delayed ACK, up to ~40 ms on Linux; that
+    /// was most of the event → recommendation p99 on the embedded broker (docs/performance.md, session 9).
+    public static let clientDefaults = ["socket.nagle.disable": "true"]
+
+    /// The properties librdkafka receives: ``clientDefaults``, then the client's `defaults`, then the caller's
+    /// own keys.
     func librdkafkaProperties(defaults: [String: String] = [:], overrides: [String: String] = [:]) -> [String: String] {
-        var result = defaults.merging(properties) { _, caller in caller }
+        var result = Self.clientDefaults.merging(defaults) { _, client in client }.merging(properties) { _, caller in caller }
         result["bootstrap.servers"] = bootstrapServers
         if let statisticsInterval {
             result["statistics.interval.ms"] = String(max(1, statisticsInterval.milliseconds))
