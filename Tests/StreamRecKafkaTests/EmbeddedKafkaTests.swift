@@ -65,6 +65,30 @@ struct EmbeddedKafkaTests {
         #expect(chosen.librdkafkaProperties()["socket.nagle.disable"] == "false")
     }
 
+    @Test("the embedded brokers accept connections with Nagle's algorithm off")
+    func embeddedBrokersWithoutNagle() async throws {
+        let kafka = try EmbeddedKafka(brokers: 2, logger: testLogger())
+        defer { kafka.shutdown() }
+        let ports = kafka.bootstrapServers.split(separator: ",").compactMap { $0.split(separator: ":").last.flatMap { UInt16($0) } }
+        #expect(ports.count == 2)
+        for port in ports {
+            let client = try connectToLoopback(port: port)
+            defer { close(client) }
+            // The mock's thread accepts on its own: its end is the socket on the broker's port that has a peer.
+            let deadline = ContinuousClock.now + .seconds(10)
+            var accepted = acceptedSocket(localPort: port)
+            while accepted == nil, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                accepted = acceptedSocket(localPort: port)
+            }
+            let socket = try #require(accepted)
+            var noDelay: Int32 = 0
+            var size = socklen_t(MemoryLayout<Int32>.size)
+            #expect(getsockopt(socket, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, &size) == 0)
+            #expect(noDelay != 0)
+        }
+    }
+
     @Test("librdkafka's logs reach swift-log with their facility")
     func logsReachSwiftLog() async throws {
         let recorder = RecordingLogHandler()
@@ -209,5 +233,40 @@ final class RecordingLogHandler: LogHandler, Sendable {
 
     func log(event: LogEvent) {
         stored.withLock { $0.append(Entry(level: event.level, message: event.message.description, metadata: event.metadata ?? [:])) }
+    }
+}
+
+func connectToLoopback(port: UInt16) throws -> Int32 {
+    let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = in_addr_t(UInt32(0x7f00_0001).bigEndian)
+    address.sin_port = port.bigEndian
+    let result = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard result == 0 else {
+        close(socket)
+        throw TestTimeout(description: "could not connect to 127.0.0.1:\(port)")
+    }
+    return socket
+}
+
+/// A connected TCP socket of this process whose local port is `localPort` (the server's end), if any.
+func acceptedSocket(localPort: UInt16) -> Int32? {
+    let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return descriptors.compactMap { Int32($0) }.first { descriptor in
+        var local = sockaddr_in()
+        var peer = sockaddr_in()
+        var localLength = socklen_t(MemoryLayout<sockaddr_in>.size)
+        var peerLength = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &localLength) }
+        }
+        let connected = withUnsafeMutablePointer(to: &peer) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(descriptor, $0, &peerLength) }
+        }
+        return named == 0 && connected == 0 && local.sin_family == sa_family_t(AF_INET)
+            && UInt16(bigEndian: local.sin_port) == localPort
     }
 }

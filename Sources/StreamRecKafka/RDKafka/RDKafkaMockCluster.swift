@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 import Logging
 
 /// librdkafka's in-process mock cluster (`rdkafka_mock.h`), owned together with the client handle it needs.
@@ -17,6 +18,33 @@ final class RDKafkaMockCluster: @unchecked Sendable {
             throw KafkaError(code: .invalidArgument, reason: "could not start a mock cluster with \(brokers) brokers")
         }
         pointer = cluster
+        let ports = Set(String(cString: rd_kafka_mock_cluster_bootstraps(cluster)).split(separator: ",")
+            .compactMap { $0.split(separator: ":").last.flatMap { UInt16($0) } })
+        let sockets = Self.disableNagle(onLocalPorts: ports)
+        logger.debug("mock brokers listen with Nagle's algorithm off", metadata: ["kafka.sockets": "\(sockets)"])
+    }
+
+    /// Sets TCP_NODELAY on this process's TCP sockets bound to `ports` (the mock brokers' listeners, which
+    /// Linux copies to every connection they accept) and returns how many. Kafka's brokers turn Nagle's
+    /// algorithm off; the mock does not, and then a response written while the previous one is unacknowledged
+    /// waits for the client's delayed ACK (up to ~40 ms).
+    private static func disableNagle(onLocalPorts ports: Set<UInt16>) -> Int {
+        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return 0 }
+        var count = 0
+        for descriptor in descriptors.compactMap({ Int32($0) }) {
+            var address = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let named = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+            }
+            guard named == 0, address.sin_family == sa_family_t(AF_INET), ports.contains(UInt16(bigEndian: address.sin_port))
+            else { continue }
+            var on: Int32 = 1
+            if setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size)) == 0 {
+                count += 1
+            }
+        }
+        return count
     }
 
     deinit { rd_kafka_mock_cluster_destroy(pointer) }
