@@ -10,7 +10,7 @@ import StreamRecKafka
 ///          → note each event's user as owed a refresh (``PendingRefreshes``): all on another task, a slice ahead
 ///          → apply to the engine
 ///          → recommend the due users (in parallel) → publish
-///          → (every interval) hand a checkpoint to the writer; commit once it is durable
+///          → (when ``CheckpointSchedule`` says so) hand a checkpoint to the writer; commit once it is durable
 ///
 /// Caught up, every batch's users are due at once: one recommendation per user per batch. Behind (a poll
 /// comes back full, or the broker held a batch of unread records at the last fetch), refreshes wait and
@@ -63,7 +63,7 @@ struct PipelineRun {
     var deduplication: DeduplicationWindow
     /// Users whose recommendations are owed for events already applied.
     var pending: PendingRefreshes
-    var lastCheckpoint = ContinuousClock.now
+    var checkpointSchedule: CheckpointSchedule
     var lastCheckpointWallMilliseconds: Int64
     var lastLagUpdate = ContinuousClock.now
     var brokersReachable = true
@@ -101,6 +101,7 @@ struct PipelineRun {
             restoring: checkpoint?.pendingRefreshes ?? [], now: .now)
         lastCheckpointWallMilliseconds = checkpoint?.createdAtMilliseconds ?? Self.wallMilliseconds()
         batchLimit = configuration.pipeline.maxBatchEvents
+        checkpointSchedule = CheckpointSchedule(interval: configuration.checkpoint.interval, start: .now)
 
         // The consumer's `auto.offset.reset` defaults to earliest: a new group skips nothing.
         let kafka = KafkaConfiguration(
@@ -175,7 +176,7 @@ struct PipelineRun {
             if let finished = checkpointWriter.takeFinished() {
                 try await commit(finished, partitions: consumer.assignment)
             }
-            if !checkpointWriter.isBusy, ContinuousClock.now - lastCheckpoint >= configuration.checkpoint.interval {
+            if !checkpointWriter.isBusy, checkpointSchedule.isDue(at: .now) {
                 startCheckpoint(deliveryTimeout: Self.checkpointDeliveryTimeout)
             }
         }
@@ -531,7 +532,7 @@ struct PipelineRun {
     /// recommendations and dead letters of the events in it) and while it is written. Waiting for exactly
     /// that output, not flushing, keeps the loop and the output enqueued after it flowing.
     mutating func startCheckpoint(deliveryTimeout: Duration) {
-        lastCheckpoint = ContinuousClock.now
+        checkpointSchedule.started(at: .now)
         let mark = producer.markDelivery()
         let producer = producer
         checkpointWriter.start(
@@ -545,6 +546,7 @@ struct PipelineRun {
     mutating func commit(_ finished: Result<CheckpointWriter.Outcome, any Error>, partitions: [KafkaTopicPartition])
         async throws
     {
+        checkpointSchedule.finished(cpuTime: checkpointWriter.lastCPUTime)
         guard case .written(let written) = try finished.get() else {
             logger.warning("output not delivered in time; checkpoint postponed")
             return
