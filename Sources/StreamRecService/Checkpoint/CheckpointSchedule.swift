@@ -8,9 +8,10 @@
 /// max(`interval`, ``cpuShareDivisor`` × a checkpoint's CPU time) plus the time one checkpoint takes to become
 /// durable.
 struct CheckpointSchedule {
-    /// At 100k users a checkpoint takes ≈ 0.8 CPU s; every 5 s that was 16 % of a core, taken from recommending
+    /// At 100k users a checkpoint takes 0.4–0.5 CPU s on the writer's thread (more in the loop: the engine's
+    /// copy-on-write after it, freeing the copy); every 5 s that was ≈ 10 % of a core, taken from recommending
     /// while the service works off a backlog (docs/performance.md, "Session 9").
-    static let cpuShareDivisor = 10
+    static let cpuShareDivisor = 20
 
     let interval: Duration
     private(set) var lastStart: ContinuousClock.Instant
