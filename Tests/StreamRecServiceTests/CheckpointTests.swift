@@ -154,3 +154,35 @@ import Testing
         #expect(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) == callerNiceness)
     }
 }
+
+/// `CheckpointSchedule`: `checkpoint.interval` apart, further apart only when a checkpoint's CPU time times
+/// ``CheckpointSchedule/cpuShareDivisor`` exceeds it.
+@Suite struct CheckpointScheduleTests {
+    @Test func cheapCheckpointsAreExactlyTheIntervalApart() {
+        let start = ContinuousClock.now
+        var schedule = CheckpointSchedule(interval: .seconds(5), start: start)
+        #expect(!schedule.isDue(at: start + .milliseconds(4_999)))
+        #expect(schedule.isDue(at: start + .seconds(5)))
+        schedule.started(at: start + .seconds(5))
+        // A checkpoint of at most interval / cpuShareDivisor CPU time leaves the interval as it is.
+        schedule.finished(cpuTime: .seconds(5) / CheckpointSchedule.cpuShareDivisor)
+        #expect(!schedule.isDue(at: start + .milliseconds(9_999)))
+        #expect(schedule.isDue(at: start + .seconds(10)))
+    }
+
+    @Test func anExpensiveCheckpointDelaysTheNextToBoundTheirCPUShare() {
+        let start = ContinuousClock.now
+        var schedule = CheckpointSchedule(interval: .seconds(5), start: start)
+        schedule.started(at: start + .seconds(5))
+        schedule.finished(cpuTime: .milliseconds(450))
+        let spacing = Duration.milliseconds(450) * CheckpointSchedule.cpuShareDivisor
+        #expect(spacing > .seconds(5))
+        #expect(!schedule.isDue(at: start + .seconds(5) + spacing - .milliseconds(1)))
+        #expect(schedule.isDue(at: start + .seconds(5) + spacing))
+        // Cheap again (a smaller state): back to the interval.
+        schedule.started(at: start + .seconds(20))
+        schedule.finished(cpuTime: .milliseconds(100))
+        #expect(!schedule.isDue(at: start + .milliseconds(24_999)))
+        #expect(schedule.isDue(at: start + .seconds(25)))
+    }
+}

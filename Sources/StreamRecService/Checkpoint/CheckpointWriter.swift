@@ -43,6 +43,8 @@ final class CheckpointWriter: Sendable {
     private let state = Mutex(State.idle)
     /// The last snapshot's size, reserved for the next one (the writer's thread only reads and sets it).
     private let lastSnapshotBytes = Atomic<Int>(0)
+    /// CPU nanoseconds the writer's thread spent on the last checkpoint (``CheckpointSchedule``).
+    private let lastCPUNanoseconds = Atomic<Int64>(0)
 
     /// Added to the writer thread's nice value (Linux; higher is lower priority, at most 19). At +10 the thread
     /// gets about a tenth of a core that the loop also wants, and any core that is idle.
@@ -75,6 +77,7 @@ final class CheckpointWriter: Sendable {
         let handedOver = HandedOver(engine: engine, deduplication: deduplication)
         thread.async { [self] in
             let started = ContinuousClock.now
+            let startedCPU = Self.threadCPUTime()
             let result = Result { () throws -> Outcome in
                 let checkpoint = handedOver.checkpoint(
                     nextOffsets: nextOffsets, createdAtMilliseconds: createdAtMilliseconds,
@@ -86,6 +89,7 @@ final class CheckpointWriter: Sendable {
                     nextOffsets: nextOffsets, createdAtMilliseconds: createdAtMilliseconds,
                     duration: ContinuousClock.now - started))
             }
+            lastCPUNanoseconds.store((Self.threadCPUTime() - startedCPU).nanoseconds, ordering: .relaxed)
             let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
                 guard case .writing(let waiter) = state else { fatalError("a checkpoint finished twice") }
                 state = .finished(result)
@@ -93,6 +97,17 @@ final class CheckpointWriter: Sendable {
             }
             waiter?.resume()
         }
+    }
+
+    /// CPU time the writer's thread spent on the last finished checkpoint (encode, write, fsync; not the wait
+    /// for output); zero before the first.
+    var lastCPUTime: Duration { .nanoseconds(lastCPUNanoseconds.load(ordering: .relaxed)) }
+
+    /// The calling thread's CPU time so far.
+    static func threadCPUTime() -> Duration {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return .seconds(time.tv_sec) + .nanoseconds(time.tv_nsec)
     }
 
     /// The outcome of the last write once it has finished (the writer is then free again); nil while it is

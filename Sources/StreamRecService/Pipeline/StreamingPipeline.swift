@@ -10,7 +10,7 @@ import StreamRecKafka
 ///          → note each event's user as owed a refresh (``PendingRefreshes``): all on another task, a slice ahead
 ///          → apply to the engine
 ///          → recommend the due users (in parallel) → publish
-///          → (every interval) hand a checkpoint to the writer; commit once it is durable
+///          → (when ``CheckpointSchedule`` says so) hand a checkpoint to the writer; commit once it is durable
 ///
 /// Caught up, every batch's users are due at once: one recommendation per user per batch. Behind (a poll
 /// comes back full, or the broker held a batch of unread records at the last fetch), refreshes wait and
@@ -63,7 +63,7 @@ struct PipelineRun {
     var deduplication: DeduplicationWindow
     /// Users whose recommendations are owed for events already applied.
     var pending: PendingRefreshes
-    var lastCheckpoint = ContinuousClock.now
+    var checkpointSchedule: CheckpointSchedule
     var lastCheckpointWallMilliseconds: Int64
     var lastLagUpdate = ContinuousClock.now
     var brokersReachable = true
@@ -101,6 +101,7 @@ struct PipelineRun {
             restoring: checkpoint?.pendingRefreshes ?? [], now: .now)
         lastCheckpointWallMilliseconds = checkpoint?.createdAtMilliseconds ?? Self.wallMilliseconds()
         batchLimit = configuration.pipeline.maxBatchEvents
+        checkpointSchedule = CheckpointSchedule(interval: configuration.checkpoint.interval, start: .now)
 
         // The consumer's `auto.offset.reset` defaults to earliest: a new group skips nothing.
         let kafka = KafkaConfiguration(
@@ -175,7 +176,7 @@ struct PipelineRun {
             if let finished = checkpointWriter.takeFinished() {
                 try await commit(finished, partitions: consumer.assignment)
             }
-            if !checkpointWriter.isBusy, ContinuousClock.now - lastCheckpoint >= configuration.checkpoint.interval {
+            if !checkpointWriter.isBusy, checkpointSchedule.isDue(at: .now) {
                 startCheckpoint(deliveryTimeout: Self.checkpointDeliveryTimeout)
             }
         }
@@ -376,52 +377,83 @@ struct PipelineRun {
         // Sorted so output order does not depend on arrival order within the chunk.
         let sorted = refreshes.sorted { $0.userID < $1.userID }
         let generatedAt = Self.wallMilliseconds()
-        let messages = await Self.recommendationMessages(
+        let producer = producer
+        let metrics = metrics
+        let outputTopic = configuration.kafka.outputTopic
+        try await Self.recommendationMessages(
             for: sorted.map { userID, entry in
                 RecommendationMessage(
                     userID: userID, recommendations: [], eventTime: entry.eventTime, generatedAt: generatedAt,
                     source: entry.source)
             },
-            engine: engine, k: configuration.pipeline.recommendationsPerUser, filters: state.filters)
-
-        for ((userID, entry), message) in zip(sorted, messages) {
-            try await producer.enqueue(topic: configuration.kafka.outputTopic, key: Array(userID.utf8), value: message)
-            if let produced = entry.recordTimestamp {
-                metrics.eventToPublishLatency.recordMilliseconds(max(0, generatedAt - produced))
+            engine: engine, k: configuration.pipeline.recommendationsPerUser, filters: state.filters
+        ) { first, messages in
+            for ((userID, entry), message) in zip(sorted[first...], messages) {
+                try await producer.enqueue(topic: outputTopic, key: Array(userID.utf8), value: message)
+                if let produced = entry.recordTimestamp {
+                    metrics.eventToPublishLatency.recordMilliseconds(max(0, generatedAt - produced))
+                }
             }
         }
-        metrics.recommendationsPublished.increment(by: Int64(messages.count))
+        metrics.recommendationsPublished.increment(by: Int64(sorted.count))
         metrics.inFlightMessages.record(producer.inFlightCount)
     }
 
-    /// Fewest users a parallel slice of ``recommendationMessages(for:engine:k:filters:)`` gets.
-    static let minimumUsersPerSlice = 32
+    /// Fewest users a parallel block of ``recommendationMessages(for:engine:k:filters:cores:inOrder:)`` gets.
+    static let minimumUsersPerBlock = 32
+    /// Most users in such a block: small enough that the cores never wait long for each other or for the
+    /// caller handing out the blocks before, large enough that a task per block costs nothing.
+    static let maximumUsersPerBlock = 256
 
-    /// Fills in each message's recommendations and encodes it, in their order, in contiguous slices on as
-    /// many cores as there are (`recommend` only reads the engine value, so the slices share it safely).
+    /// Fills in each message's recommendations and encodes it, on as many cores as there are, and hands the
+    /// encoded messages to `deliver` in their order, a block at a time (`first`: the index of the block's
+    /// first message), each exactly once. `recommend` only reads the engine value, so the blocks share it.
+    ///
+    /// The blocks are small and taken by whichever core is free, one more queued than there are cores, while
+    /// the caller delivers the blocks before: a fixed slice per core left one core idle whenever the other's
+    /// slice ran longer (it shares its core with the Kafka client threads and the checkpoint writer), and
+    /// nothing was delivered until every slice was done (docs/performance.md, "Session 9").
     static func recommendationMessages(
-        for messages: [RecommendationMessage], engine: RecommendationEngine, k: Int, filters: RecommendationFilters
-    ) async -> [[UInt8]] {
-        @Sendable func encoded(_ slice: ArraySlice<RecommendationMessage>) -> [[UInt8]] {
-            let lists = engine.recommend(userIDs: slice.map(\.userID), k: k, filters: filters)
+        for messages: [RecommendationMessage], engine: RecommendationEngine, k: Int, filters: RecommendationFilters,
+        cores: Int = ProcessInfo.processInfo.activeProcessorCount,
+        inOrder deliver: (_ first: Int, _ encoded: [[UInt8]]) async throws -> Void
+    ) async throws {
+        @Sendable func encoded(_ range: Range<Int>) -> [[UInt8]] {
+            let block = messages[range]
+            let lists = engine.recommend(userIDs: block.map(\.userID), k: k, filters: filters)
             var encoder = RecommendationMessageEncoder()
-            return zip(slice, lists).map { message, list in encoder.encode(message, items: list) }
+            return zip(block, lists).map { message, list in encoder.encode(message, items: list) }
         }
         // Split only batches of several milliseconds' work (a recommendation takes ≈ 100–200 µs): a steady,
         // caught-up stream's batches of tens of users are faster end to end on one core, which leaves the other
         // to the Kafka client threads that carry the events in and the recommendations out (measured: p99 at
         // 5k events/s 51–62 ms on one core vs 65–95 ms split from 8 users, docs/performance.md).
-        let slices = min(ProcessInfo.processInfo.activeProcessorCount, messages.count / minimumUsersPerSlice)
-        guard slices > 1 else { return encoded(messages[...]) }
-        return await withTaskGroup(of: (slice: Int, encoded: [[UInt8]]).self) { group in
-            let sliceSize = (messages.count + slices - 1) / slices
-            for slice in 0..<slices {
-                let range = slice * sliceSize..<min((slice + 1) * sliceSize, messages.count)
-                group.addTask { (slice, encoded(messages[range])) }
+        guard cores > 1, messages.count >= 2 * minimumUsersPerBlock else {
+            if !messages.isEmpty { try await deliver(0, encoded(messages.indices)) }
+            return
+        }
+        let blockUsers = min(maximumUsersPerBlock, max(minimumUsersPerBlock, messages.count / (4 * cores)))
+        let blocks = stride(from: 0, to: messages.count, by: blockUsers).map { $0..<min($0 + blockUsers, messages.count) }
+        try await withThrowingTaskGroup(of: (block: Int, encoded: [[UInt8]]).self) { group in
+            var started = 0
+            func startNext() {
+                guard started < blocks.count else { return }
+                let block = started
+                group.addTask { (block, encoded(blocks[block])) }
+                started += 1
             }
-            var parts = [[[UInt8]]](repeating: [], count: slices)
-            for await part in group { parts[part.slice] = part.encoded }
-            return parts.flatMap { $0 }
+            for _ in 0...cores { startNext() }
+            // Blocks finished before the one due next wait here.
+            var done: [Int: [[UInt8]]] = [:]
+            var due = 0
+            while let (block, messages) = try await group.next() {
+                startNext()
+                done[block] = messages
+                while let messages = done.removeValue(forKey: due) {
+                    try await deliver(blocks[due].lowerBound, messages)
+                    due += 1
+                }
+            }
         }
     }
 
@@ -500,7 +532,7 @@ struct PipelineRun {
     /// recommendations and dead letters of the events in it) and while it is written. Waiting for exactly
     /// that output, not flushing, keeps the loop and the output enqueued after it flowing.
     mutating func startCheckpoint(deliveryTimeout: Duration) {
-        lastCheckpoint = ContinuousClock.now
+        checkpointSchedule.started(at: .now)
         let mark = producer.markDelivery()
         let producer = producer
         checkpointWriter.start(
@@ -514,6 +546,7 @@ struct PipelineRun {
     mutating func commit(_ finished: Result<CheckpointWriter.Outcome, any Error>, partitions: [KafkaTopicPartition])
         async throws
     {
+        checkpointSchedule.finished(cpuTime: checkpointWriter.lastCPUTime)
         guard case .written(let written) = try finished.get() else {
             logger.warning("output not delivered in time; checkpoint postponed")
             return
