@@ -132,17 +132,20 @@ import Testing
 }
 
 @Suite struct BackgroundThreadTests {
-    /// The checkpoint writer's thread: jobs in order, one at a time, at a lower CPU priority than the caller's
-    /// threads, whose own priority stays as it was.
+    /// The checkpoint writer's thread: jobs in order, one at a time, under its name, at a lower CPU priority
+    /// than the caller's threads, whose own priority stays as it was.
     @Test func runsJobsInOrderOnOneThreadAtItsOwnNiceness() async {
         let callerNiceness = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
         let thread = BackgroundThread(name: "test-writer", niceness: 5)
-        let seen = Mutex<[(index: Int, niceness: Int32, thread: UInt)]>([])
+        let seen = Mutex<[(index: Int, niceness: Int32, thread: UInt, name: String)]>([])
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             for index in 0..<100 {
                 thread.async {
                     let niceness = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
-                    seen.withLock { $0.append((index, niceness, UInt(bitPattern: Int(bitPattern: pthread_self())))) }
+                    let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+                    seen.withLock {
+                        $0.append((index, niceness, UInt(bitPattern: Int(bitPattern: pthread_self())), name.trimmingCharacters(in: .newlines)))
+                    }
                     if index == 99 { done.resume() }
                 }
             }
@@ -151,6 +154,8 @@ import Testing
         #expect(jobs.map(\.index) == Array(0..<100))
         #expect(Set(jobs.map(\.thread)).count == 1)
         #expect(jobs.allSatisfy { $0.niceness == min(callerNiceness + 5, 19) })
+        // Named, so `top -H` and a profile show which thread writes checkpoints.
+        #expect(jobs.allSatisfy { $0.name == "test-writer" })
         #expect(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) == callerNiceness)
     }
 }

@@ -52,7 +52,7 @@ final class CheckpointWriter: Sendable {
 
     init(store: CheckpointStore) {
         self.store = store
-        thread = BackgroundThread(name: "streamrec.checkpoint-writer", niceness: Self.niceness)
+        thread = BackgroundThread(name: "streamrec-ckpt", niceness: Self.niceness)
     }
 
     /// True from ``start(engine:nextOffsets:deduplication:pendingRefreshes:createdAtMilliseconds:)`` until its
@@ -181,16 +181,20 @@ final class BackgroundThread: Sendable {
 
     private let jobs = Jobs()
 
+    /// - Parameter name: the thread's name in `top -H` and /proc (Linux keeps the first 15 bytes).
     init(name: String, niceness: Int32) {
         let thread = Thread { [jobs] in
             #if os(Linux)
+            // Named from inside, through the kernel's own file (glibc's pthread_setname_np is not visible to
+            // Swift): Foundation's `Thread.name`, set before the start, did not reach the OS thread.
+            try? String(decoding: name.utf8.prefix(15), as: UTF8.self)
+                .write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
             // On Linux, `who` 0 with PRIO_PROCESS is the calling thread only, not the whole process.
             let which = __priority_which_t(PRIO_PROCESS.rawValue)
             _ = setpriority(which, 0, min(getpriority(which, 0) + niceness, 19))
             #endif
             while let job = jobs.next() { job() }
         }
-        thread.name = name
         thread.start()
     }
 
