@@ -51,7 +51,7 @@ struct BenchPipelineCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("kafka-property"),
-        help: "A librdkafka property KEY=VALUE for every client of the run, serve's included (repeatable).")
+        help: "A librdkafka property KEY=VALUE for every client of the run, serve's included (repeatable); fetch.wait.max.ms defaults to serve's 10.")
     var kafkaProperties: [String] = []
 
     func validate() throws {
@@ -72,12 +72,15 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         }
     }
 
-    /// `--kafka-property` values by key.
+    /// `--kafka-property` values by key, over serve's own `fetch.wait.max.ms`: the run's other consumers (the
+    /// pass-through's, the latency reader) fetch like serve does instead of with librdkafka's 500 ms, which
+    /// on the embedded broker (it holds an empty fetch that long) would add ~250 ms to every latency.
     var properties: [String: String] {
-        Dictionary(kafkaProperties.map { property in
+        let given = Dictionary(kafkaProperties.map { property in
             let parts = property.split(separator: "=", maxSplits: 1)
             return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
         }) { _, last in last }
+        return ["fetch.wait.max.ms": StreamingPipeline.defaultFetchWaitMilliseconds].merging(given) { _, given in given }
     }
 
     func run() async throws {

@@ -38,6 +38,9 @@ public struct StreamingPipeline: Service {
         self.logger = logger
     }
 
+    /// The consumer's `fetch.wait.max.ms` unless `kafka.properties` sets it.
+    public static let defaultFetchWaitMilliseconds = "10"
+
     public func run() async throws {
         let store = CheckpointStore(directory: configuration.checkpoint.stateDirectory)
         var run = try await PipelineRun(
@@ -112,7 +115,7 @@ struct PipelineRun {
         // librdkafka's 500 ms would be added to every event → recommendation on a broker that holds an empty
         // fetch for the whole wait (the embedded one does); a real broker answers as soon as data arrives.
         if consumerKafka.properties["fetch.wait.max.ms"] == nil {
-            consumerKafka.properties["fetch.wait.max.ms"] = Self.defaultFetchWaitMilliseconds
+            consumerKafka.properties["fetch.wait.max.ms"] = StreamingPipeline.defaultFetchWaitMilliseconds
         }
         // A batch's recommendations are enqueued together, so each would wait the whole linger (librdkafka's
         // 5 ms); batches still fill without it under load, while earlier requests are in flight.
@@ -126,8 +129,6 @@ struct PipelineRun {
         try consumer.subscribe(topics: [configuration.kafka.inputTopic])
     }
 
-    /// `fetch.wait.max.ms` unless `kafka.properties` sets it.
-    static let defaultFetchWaitMilliseconds = "10"
     /// The output producer's `linger.ms` unless `kafka.properties` sets it.
     static let defaultLingerMilliseconds = "1"
 
