@@ -34,8 +34,7 @@ public final class EmbeddedKafka: Sendable {
         let cluster = try RDKafkaMockCluster(brokers: brokers, logger: logger)
         let brokerAddresses = cluster.bootstrapServers
         if let listener {
-            let targetPorts = brokerAddresses.split(separator: ",").compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
-            forwarder = PortForwarder(listener: listener, targetPorts: targetPorts, logger: logger)
+            forwarder = PortForwarder(listener: listener, targetPorts: cluster.brokerPorts, logger: logger)
             bootstrapServers = "127.0.0.1:\(listener.port)"
         } else {
             forwarder = nil

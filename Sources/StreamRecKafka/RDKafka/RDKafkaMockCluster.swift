@@ -18,9 +18,7 @@ final class RDKafkaMockCluster: @unchecked Sendable {
             throw KafkaError(code: .invalidArgument, reason: "could not start a mock cluster with \(brokers) brokers")
         }
         pointer = cluster
-        let ports = Set(String(cString: rd_kafka_mock_cluster_bootstraps(cluster)).split(separator: ",")
-            .compactMap { $0.split(separator: ":").last.flatMap { UInt16($0) } })
-        let sockets = Self.disableNagle(onLocalPorts: ports)
+        let sockets = Self.disableNagle(onLocalPorts: Set(brokerPorts.map { UInt16($0) }))
         logger.debug("mock brokers listen with Nagle's algorithm off", metadata: ["kafka.sockets": "\(sockets)"])
     }
 
@@ -51,6 +49,11 @@ final class RDKafkaMockCluster: @unchecked Sendable {
 
     /// `host:port` of every mock broker, broker 1 first.
     var bootstrapServers: String { String(cString: rd_kafka_mock_cluster_bootstraps(pointer)) }
+
+    /// The loopback port of every mock broker, broker 1 first.
+    var brokerPorts: [Int] {
+        bootstrapServers.split(separator: ",").compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
+    }
 
     func createTopic(_ name: String, partitions: Int, replicationFactor: Int) throws {
         let result = rd_kafka_mock_topic_create(
