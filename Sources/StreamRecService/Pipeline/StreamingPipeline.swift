@@ -311,8 +311,8 @@ struct PipelineRun {
 
     /// Most records per slice of the prepare stage. Each slice is a child task that wakes a pool thread, and on
     /// two busy cores that thread often shared the applying thread's core and took it first: with 512, the
-    /// applying thread lost ≈ 0.6 ms of wall time per slice (≈ 1.2 s per 1M events in a backlog) to starting
-    /// them; at 4096 a 16,000-record batch has 9 slices instead of 34 (docs/performance.md, "Session 10").
+    /// applying thread lost 0.2–0.7 ms of wall time per slice (0.5–1.4 s per 1M events in a backlog) to
+    /// starting them; at 4096 a 16,000-record batch has 9 slices instead of 34 (docs/performance.md, "Session 10").
     static let prepareSliceRecords = 4096
     /// Records in a batch's first slice, which this thread prepares itself while it has nothing to apply;
     /// each slice after it is twice as large (up to `prepareSliceRecords`): preparing a record takes about
