@@ -109,7 +109,10 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         // 1. Pass-through.
         let passThroughSeconds = try await measure(payload: payload, topic: topics.passIn, kafka: kafka, logger: logger) { progress in
             let consumer = try KafkaConsumer(configuration: kafka, groupID: topics.name("pass"), logger: logger)
-            let producer = try KafkaProducer(configuration: kafka, logger: logger)
+            // Produces as serve's output producer does ("the same librdkafka settings"); the feeder, the shop's
+            // producer, keeps librdkafka's defaults.
+            let producer = try KafkaProducer(
+                configuration: StreamingPipeline.outputProducerConfiguration(kafka), logger: logger)
             try consumer.subscribe(topics: [topics.passIn])
             var count = 0
             while count < payload.count {

@@ -1,3 +1,4 @@
+import StreamRecKafka
 import Testing
 @testable import StreamRecService
 
@@ -77,5 +78,16 @@ import Testing
         #expect(configuration.kafka.properties == ["fetch.max.bytes": "1048576"])
         #expect(configuration.pipeline.pollTimeout == .milliseconds(250))
         #expect(configuration.checkpoint.interval == .seconds(120))
+    }
+
+    /// serve's producer lingers 1 ms, not librdkafka's 5 (each of a batch's recommendations would wait it), unless
+    /// `kafka.properties` sets a linger under either of librdkafka's names.
+    @Test func outputProducerLingersOneMillisecondUnlessConfigured() {
+        let plain = KafkaConfiguration(bootstrapServers: "localhost:9092")
+        #expect(StreamingPipeline.outputProducerConfiguration(plain).properties["linger.ms"] == "1")
+        let linger = KafkaConfiguration(bootstrapServers: "localhost:9092", properties: ["linger.ms": "20"])
+        #expect(StreamingPipeline.outputProducerConfiguration(linger).properties["linger.ms"] == "20")
+        let alias = KafkaConfiguration(bootstrapServers: "localhost:9092", properties: ["queue.buffering.max.ms": "7"])
+        #expect(StreamingPipeline.outputProducerConfiguration(alias).properties == ["queue.buffering.max.ms": "7"])
     }
 }

@@ -42,6 +42,17 @@ public struct StreamingPipeline: Service {
     /// The consumer's `fetch.wait.max.ms` unless `kafka.properties` sets it.
     public static let defaultFetchWaitMilliseconds = "10"
 
+    /// `kafka` as the output producer uses it: `linger.ms` 1 unless `kafka.properties` sets a linger. A batch's
+    /// recommendations are enqueued together, so each would wait the whole linger (librdkafka's 5 ms); batches
+    /// still fill without it under load, while earlier requests are in flight.
+    public static func outputProducerConfiguration(_ kafka: KafkaConfiguration) -> KafkaConfiguration {
+        var producerKafka = kafka
+        if producerKafka.properties["linger.ms"] == nil, producerKafka.properties["queue.buffering.max.ms"] == nil {
+            producerKafka.properties["linger.ms"] = "1"
+        }
+        return producerKafka
+    }
+
     public func run() async throws {
         let store = CheckpointStore(directory: configuration.checkpoint.stateDirectory)
         var run = try await PipelineRun(
@@ -120,20 +131,11 @@ struct PipelineRun {
         if consumerKafka.properties["fetch.wait.max.ms"] == nil {
             consumerKafka.properties["fetch.wait.max.ms"] = StreamingPipeline.defaultFetchWaitMilliseconds
         }
-        // A batch's recommendations are enqueued together, so each would wait the whole linger (librdkafka's
-        // 5 ms); batches still fill without it under load, while earlier requests are in flight.
-        var producerKafka = kafka
-        if producerKafka.properties["linger.ms"] == nil, producerKafka.properties["queue.buffering.max.ms"] == nil {
-            producerKafka.properties["linger.ms"] = Self.defaultLingerMilliseconds
-        }
         consumer = try KafkaConsumer(configuration: consumerKafka, groupID: configuration.kafka.group, logger: logger)
         producer = try KafkaProducer(
-            configuration: producerKafka, inFlightLimit: configuration.pipeline.maxInFlightMessages, logger: logger)
+            configuration: StreamingPipeline.outputProducerConfiguration(kafka), inFlightLimit: configuration.pipeline.maxInFlightMessages, logger: logger)
         try consumer.subscribe(topics: [configuration.kafka.inputTopic])
     }
-
-    /// The output producer's `linger.ms` unless `kafka.properties` sets it.
-    static let defaultLingerMilliseconds = "1"
 
     static func wallMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
