@@ -121,6 +121,13 @@ public final class KafkaConsumer: Sendable {
         try client.resume(partitions)
     }
 
+    /// Where these partitions start whenever they are next assigned, instead of the group's committed offset
+    /// (later calls override a partition's offset). Applied in the assignment itself, so no record from
+    /// elsewhere is fetched first, as it can be after a ``seek(_:to:)`` right after an assignment.
+    public func setStartOffsets(_ offsets: [KafkaTopicPartition: Int64]) {
+        recorder.setStartOffsets(offsets)
+    }
+
     /// Makes the next records of an assigned partition start at `offset`.
     public func seek(_ partition: KafkaTopicPartition, to offset: Int64) async throws {
         try checkOpen()

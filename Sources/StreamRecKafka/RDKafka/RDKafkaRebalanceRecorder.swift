@@ -23,11 +23,17 @@ final class RDKafkaRebalanceRecorder: Sendable {
         var pendingRevocation: (partitions: [KafkaTopicPartition], isCooperative: Bool)?
         var assignment: Set<KafkaTopicPartition> = []
         var isClosing = false
+        /// Where partitions start when next assigned, instead of the group's committed offset.
+        var startOffsets: [KafkaTopicPartition: Int64] = [:]
     }
     private let state = Mutex(State())
 
     var assignment: [KafkaTopicPartition] { state.withLock { $0.assignment.sorted() } }
     var hasPendingRevocation: Bool { state.withLock { $0.pendingRevocation != nil } }
+
+    func setStartOffsets(_ offsets: [KafkaTopicPartition: Int64]) {
+        state.withLock { $0.startOffsets.merge(offsets) { $1 } }
+    }
 
     func handle(
         client: OpaquePointer, code: rd_kafka_resp_err_t,
@@ -37,6 +43,16 @@ final class RDKafkaRebalanceRecorder: Sendable {
         let isCooperative = String(cString: rd_kafka_rebalance_protocol(client)) == "COOPERATIVE"
         switch code {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            // The offsets go into the assignment itself: a seek after it races librdkafka's own lookup of the
+            // committed offset, which could start the partition there instead.
+            let startOffsets = state.withLock { $0.startOffsets }
+            if let partitions, !startOffsets.isEmpty, let elements = partitions.pointee.elems {
+                for index in 0..<Int(partitions.pointee.cnt) {
+                    let partition = KafkaTopicPartition(
+                        topic: String(cString: elements[index].topic), partition: elements[index].partition)
+                    if let offset = startOffsets[partition] { elements[index].offset = offset }
+                }
+            }
             if isCooperative {
                 if let error = rd_kafka_incremental_assign(client, partitions) {
                     logger.error("incremental assign failed", metadata: ["error": "\(KafkaError(consuming: error))"])
