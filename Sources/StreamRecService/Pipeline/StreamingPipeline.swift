@@ -75,8 +75,6 @@ struct PipelineRun {
 
     /// Next offset per input partition that the engine state reflects (last applied + 1).
     var positions: [KafkaTopicPartition: Int64]
-    /// Positions loaded from the checkpoint: partitions seek there when assigned.
-    let resumePositions: [KafkaTopicPartition: Int64]
     var deduplication: DeduplicationWindow
     /// Users whose recommendations are owed for events already applied.
     var pending: PendingRefreshes
@@ -110,7 +108,6 @@ struct PipelineRun {
                 ])
         }
         positions = checkpoint?.nextOffsets ?? [:]
-        resumePositions = positions
         deduplication = DeduplicationWindow(
             capacity: configuration.pipeline.deduplicationWindow, recent: checkpoint?.recentEventIDs ?? [])
         pending = PendingRefreshes(
@@ -134,6 +131,8 @@ struct PipelineRun {
         consumer = try KafkaConsumer(configuration: consumerKafka, groupID: configuration.kafka.group, logger: logger)
         producer = try KafkaProducer(
             configuration: StreamingPipeline.outputProducerConfiguration(kafka), inFlightLimit: configuration.pipeline.maxInFlightMessages, logger: logger)
+        // Each partition starts where this state left it (see ``assigned(_:)``).
+        consumer.setStartOffsets(positions)
         try consumer.subscribe(topics: [configuration.kafka.inputTopic])
     }
 
@@ -238,6 +237,7 @@ struct PipelineRun {
                 try await process(records)
                 records.removeAll(keepingCapacity: true)
                 logger.info("partitions revoked", metadata: ["streamrec.partitions": "\(partitions.map(\.partition))"])
+                consumer.setStartOffsets(positions.filter { partitions.contains($0.key) })
                 // Whoever reads these partitions next does not know what we owe for them.
                 try await publishRefreshes(pending.take(partitions: partitions))
                 try await checkpointAndCommit(partitions)
@@ -247,22 +247,13 @@ struct PipelineRun {
         try await process(records)
     }
 
+    /// A partition this state has read before (the checkpoint's, or one revoked earlier) starts where the state
+    /// left it: the consumer was given those offsets (`setStartOffsets`) and assigned the partition there. One that
+    /// comes back after another member read it is so read again from there, and the state misses none of its
+    /// events (each member keeps its own state). Any other partition starts at `kafka.startPosition`.
     mutating func assigned(_ partitions: [KafkaTopicPartition]) async throws {
         logger.info("partitions assigned", metadata: ["streamrec.partitions": "\(partitions.map(\.partition))"])
-        for partition in partitions {
-            if let offset = resumePositions[partition] {
-                do {
-                    try await consumer.seek(partition, to: offset)
-                } catch let error as KafkaError where !error.isFatal {
-                    // librdkafka sometimes refuses a seek right after the assignment ("erroneous state").
-                    // Reading from the group's committed offset is still exact: commits never pass the
-                    // checkpoint, and `process` skips every record below the checkpoint's position.
-                    logger.warning(
-                        "seek to the checkpoint failed; reading from the committed offset instead",
-                        metadata: ["streamrec.partition": "\(partition.partition)", "streamrec.error": "\(error)"])
-                }
-                continue
-            }
+        for partition in partitions where positions[partition] == nil {
             switch configuration.kafka.startPosition {
             case .committed:
                 break

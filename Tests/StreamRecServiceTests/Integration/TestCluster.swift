@@ -40,8 +40,12 @@ final class TestCluster: @unchecked Sendable {
     }
 
     /// `serve` against this cluster; `environment` adds STREAMREC_* settings.
-    /// `kafkaProperties` adds librdkafka properties for its clients.
-    func startService(environment: [String: String] = [:], kafkaProperties: [String: String] = [:]) throws -> ServiceProcess {
+    /// `kafkaProperties` adds librdkafka properties for its clients; `stateDirectory` is the cluster's unless given
+    /// (a second member of the group needs its own).
+    func startService(
+        environment: [String: String] = [:], kafkaProperties: [String: String] = [:], stateDirectory: String? = nil
+    ) throws -> ServiceProcess {
+        let stateDirectory = stateDirectory ?? self.stateDirectory
         // A SIGKILLed member holds its partitions until its session times out: keep that short.
         let properties = ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"].merging(kafkaProperties) { $1 }
         let configPath = stateDirectory + ".yaml"
