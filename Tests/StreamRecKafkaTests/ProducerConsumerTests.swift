@@ -293,6 +293,37 @@ struct ProducerConsumerTests {
         await producer.close()
     }
 
+    @Test("start offsets given before the assignment win over the group's committed offsets, from the first record")
+    func startOffsetsWinOverCommitted() async throws {
+        let kafka = try EmbeddedKafka(logger: testLogger())
+        let topic = uniqueName("start")
+        let group = uniqueName("group")
+        try kafka.createTopic(topic, partitions: 2)
+        let producer = try testProducer(kafka)
+        for index in 0..<100 { try await producer.enqueue(topic: topic, key: "k\(index)".bytes, value: String(index).bytes) }
+        try await producer.flush(timeout: .seconds(10))
+        // The group has read everything; this member's own state says otherwise (partition p from offset p).
+        let committer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: group, logger: testLogger())
+        try committer.subscribe(topics: [topic])
+        let all = try await consumeRecords(committer, count: 100)
+        var ends: [KafkaTopicPartition: Int64] = [:]
+        for record in all { ends[record.topicPartition] = max(ends[record.topicPartition] ?? 0, record.offset + 1) }
+        try #require(ends.count == 2 && ends.values.allSatisfy { $0 >= 2 })
+        try await committer.commit(ends)
+        try await committer.close()
+
+        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: group, logger: testLogger())
+        let starts = Dictionary(uniqueKeysWithValues: ends.keys.map { ($0, Int64($0.partition)) })
+        consumer.setStartOffsets(starts)
+        try consumer.subscribe(topics: [topic])
+        let records = try await consumeRecords(consumer, count: 100 - 1)
+        for (partition, end) in ends {
+            #expect(records.filter { $0.topicPartition == partition }.map(\.offset) == Array(starts[partition]!..<end))
+        }
+        try await consumer.close()
+        await producer.close()
+    }
+
     @Test("with the broker down during produce, messages are retried and all delivered once it is back")
     func brokerDownDuringProduce() async throws {
         let (kafka, topic) = try brokerWithTopic("fault", partitions: 2)
