@@ -160,30 +160,6 @@ import Testing
     }
 }
 
-/// `PrepareThread`: a batch's slices are prepared on one thread of its own below the loop's priority, so the
-/// thread that applies (and every event waits for) keeps its core.
-@Suite struct PrepareThreadTests {
-    @Test func childTasksRunOnOneNamedThreadBelowTheCallersPriority() async {
-        let which = __priority_which_t(PRIO_PROCESS.rawValue)
-        let callerNiceness = getpriority(which, 0)
-        let prepareThread = PrepareThread()
-        let seen = await withTaskGroup(of: (niceness: Int32, thread: UInt, name: String).self) { group in
-            for _ in 0..<20 {
-                group.addTask(executorPreference: prepareThread) {
-                    let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
-                    return (getpriority(which, 0), UInt(bitPattern: Int(bitPattern: pthread_self())), name)
-                }
-            }
-            return await group.reduce(into: []) { $0.append($1) }
-        }
-        #expect(seen.count == 20)
-        #expect(Set(seen.map(\.thread)).count == 1)
-        #expect(seen.allSatisfy { $0.niceness == min(callerNiceness + PrepareThread.niceness, 19) })
-        #expect(seen.allSatisfy { $0.name.trimmingCharacters(in: .newlines) == "streamrec-prep" })
-        #expect(getpriority(which, 0) == callerNiceness)
-    }
-}
-
 /// `CheckpointSchedule`: `checkpoint.interval` apart, further apart only when a checkpoint's CPU time times
 /// ``CheckpointSchedule/cpuShareDivisor`` exceeds it.
 @Suite struct CheckpointScheduleTests {

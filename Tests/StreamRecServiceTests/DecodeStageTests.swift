@@ -4,7 +4,7 @@ import Testing
 @testable import StreamRecService
 
 /// `PipelineRun.apply`, the batch's prepare stage (decode, skip, dead-letter, dedup, owed refreshes: slices
-/// on the prepare thread) and apply stage, against applying the records one by one.
+/// on another task) and apply stage, against applying the records one by one.
 @Suite struct DecodeStageTests {
     static let topic = "events"
 
@@ -112,11 +112,10 @@ import Testing
         var decodeErrors = 0
         var duplicates = 0
         var batchStart = 0
-        let prepareThread = PrepareThread()
         for batchEnd in batchEnds + [records.count] {
             let applied = await PipelineRun.apply(
                 Array(records[batchStart..<batchEnd]), positions: &positions, deduplication: &window,
-                pending: &pending, state: state, now: .now, prepareOn: prepareThread, sliceRecords: sliceRecords)
+                pending: &pending, state: state, now: .now, sliceRecords: sliceRecords)
             deadLetters += applied.deadLetters
             countsByType = zip(countsByType, applied.countsByType).map { $0 + $1 }
             decodeErrors += applied.decodeErrors

@@ -154,22 +154,3 @@ private func take<Value>(_ value: inout Value, leaving empty: Value) -> Value {
     swap(&taken, &value)
     return taken
 }
-
-/// The thread a batch's slices are prepared on while the loop applies the slice before (a task executor: each
-/// slice stays a child task of its batch). Its own thread, not the cooperative pool's, so that it can run below
-/// the loop's priority: on two cores shared with the Kafka clients (and, in `bench pipeline`, the broker and the
-/// feeder), a prepare task on the pool's other thread often shared the applying thread's core, and the thread
-/// every event waits for got only its fair share of it (docs/performance.md, "Session 10").
-final class PrepareThread: TaskExecutor {
-    /// Added to the thread's nice value (Linux). +3 measured best: at +5 and +10 the prepare stage starved under
-    /// other load and the loop waited for it. Above the checkpoint writer (+10), which nothing waits for.
-    static let niceness: Int32 = 3
-
-    private let thread = BackgroundThread(name: "streamrec-prep", niceness: niceness)
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        let executor = asUnownedTaskExecutor()
-        thread.async { job.runSynchronously(on: executor) }
-    }
-}

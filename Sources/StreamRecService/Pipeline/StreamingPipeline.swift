@@ -7,8 +7,7 @@ import StreamRecKafka
 /// The whole service loop, one batch at a time:
 ///
 ///     poll → decode (bad → dead-letter topic) → drop duplicate event_ids
-///          → note each event's user as owed a refresh (``PendingRefreshes``): all on the prepare thread
-///            (``PrepareThread``, below the loop's priority), a slice ahead
+///          → note each event's user as owed a refresh (``PendingRefreshes``): all on another task, a slice ahead
 ///          → apply to the engine
 ///          → recommend the due users (in parallel) → publish
 ///          → (when ``CheckpointSchedule`` says so) hand a checkpoint to the writer; commit once it is durable
@@ -70,8 +69,6 @@ struct PipelineRun {
     let logger: Logger
     let consumer: KafkaConsumer
     let producer: KafkaProducer
-    /// Where each batch's next slice is prepared while this loop applies the one before it.
-    let prepareThread = PrepareThread()
 
     /// Next offset per input partition that the engine state reflects (last applied + 1).
     var positions: [KafkaTopicPartition: Int64]
@@ -275,7 +272,7 @@ struct PipelineRun {
         guard !records.isEmpty else { return }
         let applied = await Self.apply(
             records, positions: &positions, deduplication: &deduplication, pending: &pending, state: state,
-            now: .now, prepareOn: prepareThread)
+            now: .now)
         let (userCount, itemCount) = state.withEngine { ($0.userCount, $0.itemCount) }
         metrics.pendingRefreshes.record(pending.count)
 
@@ -318,13 +315,13 @@ struct PipelineRun {
     /// Applies `records` to the state in two stages. The prepare stage (``BatchLedger``) takes the slices in
     /// order and alone decides, record by record, what is skipped (below the partition's position),
     /// dead-lettered, dropped as a duplicate, applied and owed a refresh: none of that depends on the
-    /// engine. Each slice is prepared on `prepareThread` while the events of the slice before it are applied
+    /// engine. Each slice is prepared on another task while the events of the slice before it are applied
     /// here, so this thread, the one every event waits for, only applies. The outcome is that of applying
     /// the records one by one, whatever the slicing.
     static func apply(
         _ records: [KafkaRecord], positions: inout [KafkaTopicPartition: Int64],
         deduplication: inout DeduplicationWindow, pending: inout PendingRefreshes, state: LiveState,
-        now: ContinuousClock.Instant, prepareOn prepareThread: PrepareThread, sliceRecords: Int = prepareSliceRecords
+        now: ContinuousClock.Instant, sliceRecords: Int = prepareSliceRecords
     ) async -> AppliedBatch {
         let ledger = BatchLedger(moving: &positions, &deduplication, &pending)
         @Sendable func prepare(_ range: Range<Int>) -> [Event] { ledger.prepare(records[range], now: now) }
@@ -344,19 +341,15 @@ struct PipelineRun {
 
         var slice = 0..<min(firstPrepareSliceRecords, sliceRecords, records.count)
         var events = prepare(slice)
-        // One slice in preparation at a time: a child task that runs on the prepare thread.
-        await withTaskGroup(of: [Event].self) { preparing in
-            while slice.upperBound < records.count {
-                let nextSlice = slice.upperBound..<min(slice.upperBound + min(2 * slice.count, sliceRecords), records.count)
-                preparing.addTask(executorPreference: prepareThread) { prepare(nextSlice) }
-                applyEvents(&events)
-                let applied = events
-                guard let prepared = await preparing.next() else { fatalError("the slice in preparation is gone") }
-                events = prepared
-                // Released by the next prepare task: releasing each event's strings is work this thread need not do.
-                ledger.retire(applied)
-                slice = nextSlice
-            }
+        while slice.upperBound < records.count {
+            let nextSlice = slice.upperBound..<min(slice.upperBound + min(2 * slice.count, sliceRecords), records.count)
+            async let preparingNext = prepare(nextSlice)
+            applyEvents(&events)
+            let applied = events
+            events = await preparingNext
+            // Released by the next prepare task: releasing each event's strings is work this thread need not do.
+            ledger.retire(applied)
+            slice = nextSlice
         }
         applyEvents(&events)
         return ledger.finish(into: &positions, &deduplication, &pending)
