@@ -295,10 +295,8 @@ struct ProducerConsumerTests {
 
     @Test("start offsets given before the assignment win over the group's committed offsets, from the first record")
     func startOffsetsWinOverCommitted() async throws {
-        let kafka = try EmbeddedKafka(logger: testLogger())
-        let topic = uniqueName("start")
+        let (kafka, topic) = try brokerWithTopic("start", partitions: 2)
         let group = uniqueName("group")
-        try kafka.createTopic(topic, partitions: 2)
         let producer = try testProducer(kafka)
         for index in 0..<100 { try await producer.enqueue(topic: topic, key: "k\(index)".bytes, value: String(index).bytes) }
         try await producer.flush(timeout: .seconds(10))
