@@ -127,7 +127,8 @@ struct PipelineRun {
         }
         consumer = try KafkaConsumer(configuration: consumerKafka, groupID: configuration.kafka.group, logger: logger)
         producer = try KafkaProducer(
-            configuration: StreamingPipeline.outputProducerConfiguration(kafka), inFlightLimit: configuration.pipeline.maxInFlightMessages, logger: logger)
+            configuration: StreamingPipeline.outputProducerConfiguration(kafka),
+            inFlightLimit: configuration.pipeline.maxInFlightMessages, logger: logger)
         // Each partition starts where this state left it (see ``assigned(_:)``).
         consumer.setStartOffsets(positions)
         try consumer.subscribe(topics: [configuration.kafka.inputTopic])
