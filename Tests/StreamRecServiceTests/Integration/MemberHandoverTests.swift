@@ -10,11 +10,6 @@ import Testing
     @Test(.timeLimit(.minutes(3)))
     func aPartitionThatComesBackIsReadFromWhereThisStateLeftIt() async throws {
         let cluster = try TestCluster(inputPartitions: 2)
-        let secondStateDirectory = NSTemporaryDirectory() + "streamrec-state-\(UUID().uuidString)"
-        defer {
-            try? FileManager.default.removeItem(atPath: secondStateDirectory)
-            try? FileManager.default.removeItem(atPath: secondStateDirectory + ".yaml")
-        }
         var time: Int64 = 1_732_550_400_000
         var sent = 0
         var lastSources: [String: RecommendationMessage.Source] = [:]
@@ -39,7 +34,7 @@ import Testing
         try await sendRound(1)
 
         // A second member joins: each now holds one partition; round 2 is split between them.
-        let second = try cluster.startService(stateDirectory: secondStateDirectory)
+        let second = try cluster.startService(stateDirectory: cluster.makeStateDirectory())
         _ = try await second.httpPort()
         _ = try await eventually("the second member's assignment", timeout: .seconds(60)) {
             assignments(second) >= 1 && assignments(first) >= 2 ? true : nil

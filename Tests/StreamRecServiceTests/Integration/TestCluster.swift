@@ -29,9 +29,21 @@ final class TestCluster: @unchecked Sendable {
             logger: Self.logger)
     }
 
+    /// State directories handed out for other members of the group, removed with the cluster's own.
+    private var otherStateDirectories: [String] = []
+
     deinit {
-        try? FileManager.default.removeItem(atPath: stateDirectory)
-        try? FileManager.default.removeItem(atPath: stateDirectory + ".yaml")
+        for directory in [stateDirectory] + otherStateDirectories {
+            try? FileManager.default.removeItem(atPath: directory)
+            try? FileManager.default.removeItem(atPath: directory + ".yaml")
+        }
+    }
+
+    /// A new state directory for another member of the group (each member keeps its own state).
+    func makeStateDirectory() -> String {
+        let directory = NSTemporaryDirectory() + "streamrec-state-\(UUID().uuidString)"
+        otherStateDirectories.append(directory)
+        return directory
     }
 
     func close() async {
@@ -41,7 +53,7 @@ final class TestCluster: @unchecked Sendable {
 
     /// `serve` against this cluster; `environment` adds STREAMREC_* settings.
     /// `kafkaProperties` adds librdkafka properties for its clients; `stateDirectory` is the cluster's unless given
-    /// (a second member of the group needs its own).
+    /// (a second member of the group needs its own: ``makeStateDirectory()``).
     func startService(
         environment: [String: String] = [:], kafkaProperties: [String: String] = [:], stateDirectory: String? = nil
     ) throws -> ServiceProcess {
