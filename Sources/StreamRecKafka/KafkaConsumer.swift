@@ -33,7 +33,7 @@ public final class KafkaConsumer: Sendable {
     /// An assign-only handle that reads single records for the offsets-for-times search, made on first use.
     private let probe = Mutex<RDKafkaClient?>(nil)
     private let isClosed = Atomic<Bool>(false)
-    /// Bounds each broker query (committed, watermarks, offsets for times, seek).
+    /// Bounds each broker query (committed, watermarks, offsets for times).
     private let queryTimeoutMilliseconds: Int32 = 10_000
 
     /// librdkafka properties this consumer sets unless the configuration does.
@@ -122,10 +122,25 @@ public final class KafkaConsumer: Sendable {
     }
 
     /// Where these partitions start whenever they are next assigned, instead of the group's committed offset
-    /// (later calls override a partition's offset). Applied in the assignment itself, so no record from
-    /// elsewhere is fetched first, as it can be after a ``seek(_:to:)`` right after an assignment.
+    /// (later calls override a partition's offset). Applied in the assignment itself: a seek right after an
+    /// assignment races librdkafka's lookup of the committed offset, which can win.
     public func setStartOffsets(_ offsets: [KafkaTopicPartition: Int64]) {
         recorder.setStartOffsets(offsets)
+    }
+
+    /// From now on, partitions that ``setStartOffsets(_:)`` gave no offset start at the beginning of their log
+    /// whenever assigned, instead of at the group's committed offset (rebuilding state from topic history).
+    public func startOtherPartitionsAtBeginning() {
+        recorder.startOtherPartitionsAtBeginning()
+    }
+
+    /// The partitions of `topic` the cluster knows now; none when it does not exist.
+    public func partitions(of topic: String) async throws -> [KafkaTopicPartition] {
+        try checkOpen()
+        let client = client
+        let timeout = queryTimeoutMilliseconds
+        let count = try await blockingQueue.runBlocking { try client.topicPartitionCounts(timeoutMilliseconds: timeout)[topic] ?? 0 }
+        return (0..<count).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) }
     }
 
     /// Makes the next records of an assigned partition start at `offset`.

@@ -322,6 +322,37 @@ struct ProducerConsumerTests {
         await producer.close()
     }
 
+    @Test("partitions without a start offset start at the log's beginning when asked, not at the committed offset")
+    func otherPartitionsStartAtBeginning() async throws {
+        let (kafka, topic) = try brokerWithTopic("rebuild", partitions: 2)
+        let group = uniqueName("group")
+        let producer = try testProducer(kafka)
+        for index in 0..<100 { try await producer.enqueue(topic: topic, key: "k\(index)".bytes, value: String(index).bytes) }
+        try await producer.flush(timeout: .seconds(10))
+        // The group has read everything.
+        let committer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: group, logger: testLogger())
+        try committer.subscribe(topics: [topic])
+        let all = try await consumeRecords(committer, count: 100)
+        var ends: [KafkaTopicPartition: Int64] = [:]
+        for record in all { ends[record.topicPartition] = max(ends[record.topicPartition] ?? 0, record.offset + 1) }
+        try #require(ends.count == 2 && ends.values.allSatisfy { $0 >= 2 })
+        try await committer.commit(ends)
+        try await committer.close()
+
+        // A rebuild: partition 0 from offset 1 (given), partition 1 (not given) from its beginning.
+        let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: group, logger: testLogger())
+        let first = KafkaTopicPartition(topic: topic, partition: 0)
+        let second = KafkaTopicPartition(topic: topic, partition: 1)
+        consumer.setStartOffsets([first: 1])
+        consumer.startOtherPartitionsAtBeginning()
+        try consumer.subscribe(topics: [topic])
+        let records = try await consumeRecords(consumer, count: 100 - 1)
+        #expect(records.filter { $0.topicPartition == first }.map(\.offset) == Array(1..<ends[first]!))
+        #expect(records.filter { $0.topicPartition == second }.map(\.offset) == Array(0..<ends[second]!))
+        try await consumer.close()
+        await producer.close()
+    }
+
     @Test("with the broker down during produce, messages are retried and all delivered once it is back")
     func brokerDownDuringProduce() async throws {
         let (kafka, topic) = try brokerWithTopic("fault", partitions: 2)

@@ -25,6 +25,8 @@ final class RDKafkaRebalanceRecorder: Sendable {
         var isClosing = false
         /// Where partitions start when next assigned, instead of the group's committed offset.
         var startOffsets: [KafkaTopicPartition: Int64] = [:]
+        /// Partitions without a start offset start at the beginning of their log, not at the committed offset.
+        var startsOthersAtBeginning = false
     }
     private let state = Mutex(State())
 
@@ -33,6 +35,10 @@ final class RDKafkaRebalanceRecorder: Sendable {
 
     func setStartOffsets(_ offsets: [KafkaTopicPartition: Int64]) {
         state.withLock { $0.startOffsets.merge(offsets) { $1 } }
+    }
+
+    func startOtherPartitionsAtBeginning() {
+        state.withLock { $0.startsOthersAtBeginning = true }
     }
 
     func handle(
@@ -45,12 +51,16 @@ final class RDKafkaRebalanceRecorder: Sendable {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             // The offsets go into the assignment itself: a seek after it races librdkafka's own lookup of the
             // committed offset, which could start the partition there instead.
-            let startOffsets = state.withLock { $0.startOffsets }
-            if let partitions, !startOffsets.isEmpty, let elements = partitions.pointee.elems {
+            let (startOffsets, startsOthersAtBeginning) = state.withLock { ($0.startOffsets, $0.startsOthersAtBeginning) }
+            if let partitions, !startOffsets.isEmpty || startsOthersAtBeginning, let elements = partitions.pointee.elems {
                 for index in 0..<Int(partitions.pointee.cnt) {
                     let partition = KafkaTopicPartition(
                         topic: String(cString: elements[index].topic), partition: elements[index].partition)
-                    if let offset = startOffsets[partition] { elements[index].offset = offset }
+                    if let offset = startOffsets[partition] {
+                        elements[index].offset = offset
+                    } else if startsOthersAtBeginning {
+                        elements[index].offset = Int64(RD_KAFKA_OFFSET_BEGINNING)
+                    }
                 }
             }
             if isCooperative {

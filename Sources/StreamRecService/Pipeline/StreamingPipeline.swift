@@ -129,7 +129,20 @@ struct PipelineRun {
         producer = try KafkaProducer(
             configuration: StreamingPipeline.outputProducerConfiguration(kafka),
             inFlightLimit: configuration.pipeline.maxInFlightMessages, logger: logger)
-        // Each partition starts where this state left it (see ``assigned(_:)``).
+        // Each partition starts where this state left it (see ``assigned(_:)``); the others at
+        // `kafka.startPosition`, also given in the assignment (a seek after it races the committed offset).
+        switch configuration.kafka.startPosition {
+        case .committed:
+            break
+        case .earliest:
+            consumer.startOtherPartitionsAtBeginning()
+        case .time(let milliseconds):
+            let partitions = try await consumer.partitions(of: configuration.kafka.inputTopic)
+            consumer.setStartOffsets(
+                try await consumer.offsetsForTimes(Dictionary(uniqueKeysWithValues: partitions.map { ($0, milliseconds) })))
+            // A partition added later holds only records newer than the time.
+            consumer.startOtherPartitionsAtBeginning()
+        }
         consumer.setStartOffsets(positions)
         try consumer.subscribe(topics: [configuration.kafka.inputTopic])
     }
@@ -230,7 +243,7 @@ struct PipelineRun {
             case .partitionsAssigned(let partitions):
                 try await process(records)
                 records.removeAll(keepingCapacity: true)
-                try await assigned(partitions)
+                assigned(partitions)
             case .partitionsRevoked(let partitions):
                 try await process(records)
                 records.removeAll(keepingCapacity: true)
@@ -248,22 +261,10 @@ struct PipelineRun {
     /// A partition this state has read before (the checkpoint's, or one revoked earlier) starts where the state
     /// left it: the consumer was given those offsets (`setStartOffsets`) and assigned the partition there. One that
     /// comes back after another member read it is so read again from there, and the state misses none of its
-    /// events (each member keeps its own state). Any other partition starts at `kafka.startPosition`.
-    mutating func assigned(_ partitions: [KafkaTopicPartition]) async throws {
+    /// events (each member keeps its own state). Any other partition starts at `kafka.startPosition`, set up the
+    /// same way in ``init(configuration:store:state:metrics:logger:)``.
+    func assigned(_ partitions: [KafkaTopicPartition]) {
         logger.info("partitions assigned", metadata: ["streamrec.partitions": "\(partitions.map(\.partition))"])
-        for partition in partitions where positions[partition] == nil {
-            switch configuration.kafka.startPosition {
-            case .committed:
-                break
-            case .earliest:
-                let (low, _) = try await consumer.watermarks(partition)
-                try await consumer.seek(partition, to: low)
-            case .time(let milliseconds):
-                if let offset = try await consumer.offsetsForTimes([partition: milliseconds])[partition] {
-                    try await consumer.seek(partition, to: offset)
-                }
-            }
-        }
         state.setReady(true)
     }
 
