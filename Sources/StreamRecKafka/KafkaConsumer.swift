@@ -143,14 +143,6 @@ public final class KafkaConsumer: Sendable {
         return (0..<count).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) }
     }
 
-    /// Makes the next records of an assigned partition start at `offset`.
-    public func seek(_ partition: KafkaTopicPartition, to offset: Int64) async throws {
-        try checkOpen()
-        let client = client
-        let timeout = queryTimeoutMilliseconds
-        try await blockingQueue.runBlocking { try client.seek(partition, to: offset, timeoutMilliseconds: timeout) }
-    }
-
     /// For each partition, the first offset whose record timestamp is at or after the given milliseconds, or the
     /// high watermark when there is none.
     ///

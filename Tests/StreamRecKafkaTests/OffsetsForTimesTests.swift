@@ -2,10 +2,10 @@ import Testing
 
 @testable import StreamRecKafka
 
-@Suite("Offsets for times, seek, watermarks and lag")
+@Suite("Offsets for times, watermarks and lag")
 struct OffsetsForTimesTests {
-    @Test("offsetsForTimes + seek lands on the first record at or after the timestamp")
-    func offsetsForTimesThenSeek() async throws {
+    @Test("offsetsForTimes as a start offset lands on the first record at or after the timestamp")
+    func offsetsForTimesAsStartOffset() async throws {
         let (kafka, topic) = try brokerWithTopic("times")
         let partition = KafkaTopicPartition(topic: topic, partition: 0)
         let producer = try testProducer(kafka)
@@ -31,11 +31,15 @@ struct OffsetsForTimesTests {
             #expect(answer == [partition: expected], "timestamp \(timestamp - base)")
         }
 
-        try await consumer.seek(partition, to: 124)
-        let records = try await consumeRecords(consumer, count: 1)
+        try await consumer.close()
+
+        let rebuilder = try testConsumer(kafka)
+        rebuilder.setStartOffsets(try await rebuilder.offsetsForTimes([partition: base + 1234]))
+        try rebuilder.subscribe(topics: [topic])
+        let records = try await consumeRecords(rebuilder, count: 1)
         #expect(records.first?.offset == 124)
         #expect(records.first?.timestampMilliseconds == base + 1240)
-        try await consumer.close()
+        try await rebuilder.close()
         await producer.close()
     }
 
@@ -76,12 +80,5 @@ struct OffsetsForTimesTests {
         try await consumer.close()
         await #expect(throws: KafkaError.self) { try await consumer.lag() }
         await producer.close()
-    }
-
-    @Test("a seek waits the time asked for, also on librdkafka before 2.1.0, which waited a thousandth of it")
-    func seekTimeoutIsInMilliseconds() {
-        #expect(RDKafkaClient.seekTimeoutArgument(10_000, librdkafkaVersion: 0x0200_02ff) == 10_000_000)
-        #expect(RDKafkaClient.seekTimeoutArgument(10_000, librdkafkaVersion: 0x0201_00ff) == 10_000)
-        #expect(RDKafkaClient.seekTimeoutArgument(.max, librdkafkaVersion: 0x0200_02ff) == .max)
     }
 }

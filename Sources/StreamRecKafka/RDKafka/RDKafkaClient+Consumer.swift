@@ -153,22 +153,6 @@ extension RDKafkaClient {
         if let error = list.firstError() { throw error }
     }
 
-    /// Moves the fetch position of an assigned partition. Blocks up to `timeoutMilliseconds`.
-    func seek(_ partition: KafkaTopicPartition, to offset: Int64, timeoutMilliseconds: Int32) throws {
-        let list = RDKafkaTopicPartitionList(offsets: [partition: offset])
-        if let error = rd_kafka_seek_partitions(handle, list.pointer, Self.seekTimeoutArgument(timeoutMilliseconds)) {
-            throw KafkaError(consuming: error, context: "seek \(partition) to \(offset)")
-        }
-        if let error = list.firstError() { throw error }
-    }
-
-    /// The `timeout_ms` to pass to `rd_kafka_seek_partitions` for a wait of `milliseconds`. Before 2.1.0
-    /// librdkafka waited a thousandth of it (librdkafka #4230: the value reached a microsecond wait), so a
-    /// seek served in over 10 ms of a 10 s timeout failed — seen on a busy CI machine.
-    static func seekTimeoutArgument(_ milliseconds: Int32, librdkafkaVersion: Int32 = rd_kafka_version()) -> Int32 {
-        librdkafkaVersion < 0x0201_0000 ? Int32(clamping: Int64(milliseconds) * 1000) : milliseconds
-    }
-
     /// Leaves the group (revoking through the rebalance callback) and stops fetching. Blocks.
     func closeConsumer() throws {
         let result = rd_kafka_consumer_close(handle)
