@@ -293,14 +293,17 @@ struct ProducerConsumerTests {
         await producer.close()
     }
 
-    @Test("start offsets given before the assignment win over the group's committed offsets, from the first record")
-    func startOffsetsWinOverCommitted() async throws {
-        let (kafka, topic) = try brokerWithTopic("start", partitions: 2)
+    /// 100 records over two partitions, all read by a new group that committed the end of both; the group's
+    /// next member is the test's.
+    private func topicReadToTheEndByAGroup(_ prefix: String) async throws
+        -> (kafka: EmbeddedKafka, topic: String, group: String, ends: [KafkaTopicPartition: Int64])
+    {
+        let (kafka, topic) = try brokerWithTopic(prefix, partitions: 2)
         let group = uniqueName("group")
         let producer = try testProducer(kafka)
         for index in 0..<100 { try await producer.enqueue(topic: topic, key: "k\(index)".bytes, value: String(index).bytes) }
         try await producer.flush(timeout: .seconds(10))
-        // The group has read everything; this member's own state says otherwise (partition p from offset p).
+        await producer.close()
         let committer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: group, logger: testLogger())
         try committer.subscribe(topics: [topic])
         let all = try await consumeRecords(committer, count: 100)
@@ -309,7 +312,13 @@ struct ProducerConsumerTests {
         try #require(ends.count == 2 && ends.values.allSatisfy { $0 >= 2 })
         try await committer.commit(ends)
         try await committer.close()
+        return (kafka, topic, group, ends)
+    }
 
+    @Test("start offsets given before the assignment win over the group's committed offsets, from the first record")
+    func startOffsetsWinOverCommitted() async throws {
+        let (kafka, topic, group, ends) = try await topicReadToTheEndByAGroup("start")
+        // This member's own state says otherwise: partition p from offset p.
         let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: group, logger: testLogger())
         let starts = Dictionary(uniqueKeysWithValues: ends.keys.map { ($0, Int64($0.partition)) })
         consumer.setStartOffsets(starts)
@@ -319,26 +328,11 @@ struct ProducerConsumerTests {
             #expect(records.filter { $0.topicPartition == partition }.map(\.offset) == Array(starts[partition]!..<end))
         }
         try await consumer.close()
-        await producer.close()
     }
 
     @Test("partitions without a start offset start at the log's beginning when asked, not at the committed offset")
     func otherPartitionsStartAtBeginning() async throws {
-        let (kafka, topic) = try brokerWithTopic("rebuild", partitions: 2)
-        let group = uniqueName("group")
-        let producer = try testProducer(kafka)
-        for index in 0..<100 { try await producer.enqueue(topic: topic, key: "k\(index)".bytes, value: String(index).bytes) }
-        try await producer.flush(timeout: .seconds(10))
-        // The group has read everything.
-        let committer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: group, logger: testLogger())
-        try committer.subscribe(topics: [topic])
-        let all = try await consumeRecords(committer, count: 100)
-        var ends: [KafkaTopicPartition: Int64] = [:]
-        for record in all { ends[record.topicPartition] = max(ends[record.topicPartition] ?? 0, record.offset + 1) }
-        try #require(ends.count == 2 && ends.values.allSatisfy { $0 >= 2 })
-        try await committer.commit(ends)
-        try await committer.close()
-
+        let (kafka, topic, group, ends) = try await topicReadToTheEndByAGroup("rebuild")
         // A rebuild: partition 0 from offset 1 (given), partition 1 (not given) from its beginning.
         let consumer = try KafkaConsumer(configuration: testConfiguration(kafka), groupID: group, logger: testLogger())
         let first = KafkaTopicPartition(topic: topic, partition: 0)
@@ -350,7 +344,6 @@ struct ProducerConsumerTests {
         #expect(records.filter { $0.topicPartition == first }.map(\.offset) == Array(1..<ends[first]!))
         #expect(records.filter { $0.topicPartition == second }.map(\.offset) == Array(0..<ends[second]!))
         try await consumer.close()
-        await producer.close()
     }
 
     @Test("with the broker down during produce, messages are retried and all delivered once it is back")
