@@ -83,10 +83,7 @@ enum EventKey: String, CaseIterable {
     /// The known key spelled by these bytes, matched without building a String (this runs for every key of
     /// every event).
     static func matching(_ raw: UnsafeRawBufferPointer) -> EventKey? {
-        func equals(_ name: StaticString) -> Bool {
-            name.utf8CodeUnitCount == raw.count
-                && name.withUTF8Buffer { $0.elementsEqual(raw) }
-        }
+        func equals(_ name: StaticString) -> Bool { raw.spells(name) }
         switch raw.first {
         case UInt8(ascii: "e"): return equals("event_id") ? .eventID : nil
         case UInt8(ascii: "t"):
@@ -204,9 +201,7 @@ struct DecodedFields {
 extension EventType {
     /// The type spelled by these bytes, matched without building a String.
     init?(matching raw: UnsafeRawBufferPointer) {
-        func equals(_ name: StaticString) -> Bool {
-            name.utf8CodeUnitCount == raw.count && name.withUTF8Buffer { $0.elementsEqual(raw) }
-        }
+        func equals(_ name: StaticString) -> Bool { raw.spells(name) }
         switch raw.first {
         case UInt8(ascii: "v") where equals("view"): self = .view
         case UInt8(ascii: "c") where equals("click"): self = .click
@@ -215,6 +210,18 @@ extension EventType {
         case UInt8(ascii: "p") where equals("purchase"): self = .purchase
         case UInt8(ascii: "i") where equals("item"): self = .item
         default: return nil
+        }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Whether these bytes are exactly `name`'s UTF-8 (a byte loop: the generic `elementsEqual` it replaces was
+    /// about a fifth of decoding).
+    @inline(__always) func spells(_ name: StaticString) -> Bool {
+        name.withUTF8Buffer { expected in
+            guard expected.count == count else { return false }
+            for index in 0..<count where expected[index] != self[index] { return false }
+            return true
         }
     }
 }
@@ -302,10 +309,9 @@ struct JSONScanner {
     mutating func readLiteral(_ literal: StaticString, field: String?) throws(EventDecodingError) {
         let count = literal.utf8CodeUnitCount
         guard position + count <= bytes.count else { throw error(field, "invalid literal") }
-        let matches = literal.withUTF8Buffer { expected in
-            expected.elementsEqual(UnsafeRawBufferPointer(rebasing: bytes[position..<(position + count)]))
+        guard UnsafeRawBufferPointer(rebasing: bytes[position..<(position + count)]).spells(literal) else {
+            throw error(field, "invalid literal")
         }
-        guard matches else { throw error(field, "invalid literal") }
         position += count
     }
 
