@@ -135,11 +135,19 @@ struct PipelineRun {
         case .committed:
             break
         case .earliest:
+            logger.info("rebuilding state from the beginning of the topic")
             consumer.startOtherPartitionsAtBeginning()
         case .time(let milliseconds):
             let partitions = try await consumer.partitions(of: configuration.kafka.inputTopic)
-            consumer.setStartOffsets(
-                try await consumer.offsetsForTimes(Dictionary(uniqueKeysWithValues: partitions.map { ($0, milliseconds) })))
+            let offsets = try await consumer.offsetsForTimes(
+                Dictionary(uniqueKeysWithValues: partitions.map { ($0, milliseconds) }))
+            logger.info(
+                "rebuilding state from a time",
+                metadata: [
+                    "streamrec.from_milliseconds": "\(milliseconds)",
+                    "streamrec.offsets": "\(offsets.sorted { $0.key < $1.key }.map { "\($0.key.partition):\($0.value)" })",
+                ])
+            consumer.setStartOffsets(offsets)
             // A partition added later holds only records newer than the time.
             consumer.startOtherPartitionsAtBeginning()
         }
