@@ -101,7 +101,7 @@ struct PipelineRun {
                 "resuming from checkpoint",
                 metadata: [
                     "streamrec.checkpoint": "\(store.path)",
-                    "streamrec.offsets": "\(checkpoint.nextOffsets.sorted { $0.key < $1.key }.map { "\($0.key.partition):\($0.value)" })",
+                    "streamrec.offsets": Self.describe(checkpoint.nextOffsets),
                 ])
         }
         positions = checkpoint?.nextOffsets ?? [:]
@@ -145,7 +145,7 @@ struct PipelineRun {
                 "rebuilding state from a time",
                 metadata: [
                     "streamrec.from_milliseconds": "\(milliseconds)",
-                    "streamrec.offsets": "\(offsets.sorted { $0.key < $1.key }.map { "\($0.key.partition):\($0.value)" })",
+                    "streamrec.offsets": Self.describe(offsets),
                 ])
             consumer.setStartOffsets(offsets)
             // A partition added later holds only records newer than the time.
@@ -156,6 +156,11 @@ struct PipelineRun {
     }
 
     static func wallMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+    /// Offsets for a log line: `["0:120", "1:98"]`, by partition.
+    static func describe(_ offsets: [KafkaTopicPartition: Int64]) -> Logger.MetadataValue {
+        "\(offsets.sorted { $0.key < $1.key }.map { "\($0.key.partition):\($0.value)" })"
+    }
 
     mutating func consumeUntilShutdown() async throws {
         logger.info("consuming", metadata: ["streamrec.topic": "\(configuration.kafka.inputTopic)"])
@@ -234,7 +239,7 @@ struct PipelineRun {
         try await checkpointAndCommit(consumer.assignment, flushTimeout: .seconds(5))
         try await consumer.close()
         await producer.close()
-        logger.info("stopped", metadata: ["streamrec.offsets": "\(positions.sorted { $0.key < $1.key }.map { "\($0.key.partition):\($0.value)" })"])
+        logger.info("stopped", metadata: ["streamrec.offsets": Self.describe(positions)])
     }
 
     // MARK: - One poll's events
