@@ -86,6 +86,17 @@ struct BenchPipelineCommand: AsyncParsableCommand {
     func run() async throws {
         let interruptHandlers = ServeChild.stopAllOnInterrupt()
         defer { interruptHandlers.forEach { $0.cancel() } }
+        do {
+            try await runPhases()
+        } catch {
+            // An interrupt stops the children, so what fails next is its doing: its handler exits with 128 + the
+            // signal once they are gone, which an exit here with this error would pre-empt.
+            while ServeChild.isInterrupted { try? await Task.sleep(for: .seconds(1)) }
+            throw error
+        }
+    }
+
+    private func runPhases() async throws {
         let logger = CommandLogging.bootstrap(level: "error", label: "streamrec.bench")
         let embedded: EmbeddedKafka?
         let bootstrapServers: String
@@ -473,6 +484,9 @@ final class ServeChild: @unchecked Sendable {
     let process = Process()
     /// Children started and not yet stopped, for ``stopAllOnInterrupt()``.
     private static let running = Mutex<[ObjectIdentifier: ServeChild]>([:])
+    private static let interrupted = Atomic<Bool>(false)
+    /// Whether ``stopAllOnInterrupt()``'s handler is stopping the children (it then exits the process).
+    static var isInterrupted: Bool { interrupted.load(ordering: .relaxed) }
     let logPath = NSTemporaryDirectory() + "streamrec-bench-\(UUID().uuidString).log"
     let stateDirectory = NSTemporaryDirectory() + "streamrec-bench-state-\(UUID().uuidString)"
 
@@ -503,6 +517,7 @@ final class ServeChild: @unchecked Sendable {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
+                interrupted.store(true, ordering: .relaxed)
                 for child in running.withLock({ Array($0.values) }) { child.stop() }
                 exit(128 + number)
             }
