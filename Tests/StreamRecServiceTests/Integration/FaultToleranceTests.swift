@@ -137,8 +137,14 @@ import Testing
         let outageStarted = ContinuousClock.now
         // Events keep arriving during the outage (they wait in the producer).
         for round in 10..<20 { try await sendRound(round) }
-        _ = try await eventually("readiness to go false", timeout: .seconds(30)) {
-            try await httpGet(port: port, path: "/readyz").status == 503 ? true : nil
+        do {
+            _ = try await eventually("readiness to go false", timeout: .seconds(30)) {
+                try await httpGet(port: port, path: "/readyz").status == 503 ? true : nil
+            }
+        } catch {
+            // Seen once in about 10 runs of the suite on a loaded machine: what serve was doing says why.
+            Issue.record("serve's log: \(service.log.suffix(4000))")
+            throw error
         }
         #expect(service.process.isRunning)
         try await Task.sleep(until: outageStarted + .seconds(10))
