@@ -102,6 +102,15 @@ public final class KafkaConsumer: Sendable {
         try await blockingQueue.runBlocking { try client.commit(offsets) }
     }
 
+    /// Commits without waiting for the broker, for a commit a later one supersedes: returns at once (also while
+    /// the broker is away, where ``commit(_:)`` blocks for seconds); a failure is logged when a later
+    /// ``poll(maxEvents:timeout:)`` hears of it. `offsets` are the next offsets to read, as for ``commit(_:)``.
+    public func commitInBackground(_ offsets: [KafkaTopicPartition: Int64]) throws {
+        try checkOpen()
+        guard !offsets.isEmpty else { return }
+        try client.commitInBackground(offsets, replyQueue: consumerQueue)
+    }
+
     /// The group's committed offsets; partitions with none are absent.
     public func committed(_ partitions: [KafkaTopicPartition]) async throws -> [KafkaTopicPartition: Int64] {
         try checkOpen()

@@ -346,6 +346,41 @@ struct ProducerConsumerTests {
         try await consumer.close()
     }
 
+    @Test("a background commit returns at once, also with the broker away, and lands through the polls")
+    func backgroundCommit() async throws {
+        let (kafka, topic) = try brokerWithTopic("background", partitions: 1)
+        let partition = KafkaTopicPartition(topic: topic, partition: 0)
+        let producer = try testProducer(kafka)
+        for index in 0..<20 { try await producer.enqueue(topic: topic, key: nil, value: String(index).bytes) }
+        try await producer.flush(timeout: .seconds(10))
+        await producer.close()
+        let consumer = try testConsumer(kafka)
+        try consumer.subscribe(topics: [topic])
+        _ = try await consumeRecords(consumer, count: 20)
+        /// Polls (which serve the commit's outcome) until the group holds `offset`.
+        func pollUntilCommitted(_ offset: Int64) async throws -> Bool {
+            for _ in 0..<100 {
+                _ = try await consumer.poll(maxEvents: 10, timeout: .milliseconds(100))
+                if try await consumer.committed([partition])[partition] == offset { return true }
+            }
+            return false
+        }
+
+        try consumer.commitInBackground([partition: 10])
+        #expect(try await pollUntilCommitted(10))
+
+        // With the broker away a waiting commit blocks for seconds; this one returns at once.
+        try kafka.setBrokerDown(1)
+        let started = ContinuousClock.now
+        try consumer.commitInBackground([partition: 15])
+        #expect(ContinuousClock.now - started < .seconds(1))
+        try kafka.setBrokerUp(1)
+        // Whether that one landed or failed, the next covers it.
+        try consumer.commitInBackground([partition: 20])
+        #expect(try await pollUntilCommitted(20))
+        try await consumer.close()
+    }
+
     @Test("with the broker down during produce, messages are retried and all delivered once it is back")
     func brokerDownDuringProduce() async throws {
         let (kafka, topic) = try brokerWithTopic("fault", partitions: 2)

@@ -130,6 +130,14 @@ extension RDKafkaClient {
         if let error = list.firstError() { throw error }
     }
 
+    /// Sends a commit and returns at once; its outcome comes back through `replyQueue`, where a poll serves it
+    /// (a failure is logged).
+    func commitInBackground(_ offsets: [KafkaTopicPartition: Int64], replyQueue: RDKafkaQueue) throws {
+        let list = RDKafkaTopicPartitionList(offsets: offsets)
+        let result = rd_kafka_commit_queue(handle, list.pointer, replyQueue.pointer, backgroundCommitCallback, nil)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(librdkafka: result, context: "commit") }
+    }
+
     /// The group's committed offsets; partitions without one are left out. Blocks.
     func committed(_ partitions: [KafkaTopicPartition], timeoutMilliseconds: Int32) throws -> [KafkaTopicPartition: Int64] {
         let list = RDKafkaTopicPartitionList(partitions)
@@ -204,4 +212,22 @@ extension RDKafkaClient {
         }
         throw KafkaError(code: .timedOut, reason: "reading \(partition) at offset \(offset): no record in time", isRetriable: true)
     }
+}
+
+/// The outcome of a ``RDKafkaClient/commitInBackground(_:replyQueue:)``: only a failure is worth a line (the
+/// caller's next commit covers it).
+private let backgroundCommitCallback: @convention(c) (
+    OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?
+) -> Void = { handle, code, offsets, _ in
+    guard let context = RDKafkaClientContext.from(handle) else { return }
+    let failure: KafkaError? =
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR {
+            KafkaError(librdkafka: code, context: "commit")
+        } else {
+            offsets.flatMap { list in
+                RDKafkaTopicPartitionList.elements(of: UnsafePointer(list)).first { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
+                    .map { KafkaError(librdkafka: $0.error, context: "commit \($0.topicPartition)") }
+            }
+        }
+    if let failure { context.logger.warning("background commit failed", metadata: ["error": "\(failure)"]) }
 }

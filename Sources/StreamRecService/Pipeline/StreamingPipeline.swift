@@ -203,7 +203,9 @@ struct PipelineRun {
             try await waitWhileProducerIsFull()
             updateLagAndReadinessIfDue()
             if let finished = checkpointWriter.takeFinished() {
-                try await commit(finished, partitions: consumer.assignment)
+                // In the background: a commit blocks for seconds while the broker is away, and the loop would
+                // stop updating readiness meanwhile; the next checkpoint commits again.
+                try await commit(finished, partitions: consumer.assignment, waitingForBroker: false)
             }
             if !checkpointWriter.isBusy, checkpointSchedule.isDue(at: .now) {
                 startCheckpoint(deliveryTimeout: Self.checkpointDeliveryTimeout)
@@ -532,10 +534,14 @@ struct PipelineRun {
             logger.warning("output not yet delivered; checkpoint postponed", metadata: ["streamrec.error": "\(error)"])
             delivered = false
         }
-        if let finished = await checkpointWriter.waitForFinished() { try await commit(finished, partitions: partitions) }
+        if let finished = await checkpointWriter.waitForFinished() {
+            try await commit(finished, partitions: partitions, waitingForBroker: true)
+        }
         guard delivered else { return }
         startCheckpoint(deliveryTimeout: flushTimeout)
-        if let finished = await checkpointWriter.waitForFinished() { try await commit(finished, partitions: partitions) }
+        if let finished = await checkpointWriter.waitForFinished() {
+            try await commit(finished, partitions: partitions, waitingForBroker: true)
+        }
     }
 
     /// Hands a checkpoint of the state to the writer; the loop goes on while it is encoded, while the
@@ -552,11 +558,12 @@ struct PipelineRun {
             outputDelivered: { try producer.waitForDelivery(of: mark, timeout: deliveryTimeout) })
     }
 
-    /// Once a checkpoint is durable: commits its offsets for `partitions`. A failed write or a delivery
+    /// Once a checkpoint is durable: commits its offsets for `partitions`, `waitingForBroker` (revoke, shutdown:
+    /// the group must hold them before the partitions go) or in the background. A failed write or a delivery
     /// failure ends the run (the restart resumes from the last good checkpoint and publishes again).
-    mutating func commit(_ finished: Result<CheckpointWriter.Outcome, any Error>, partitions: [KafkaTopicPartition])
-        async throws
-    {
+    mutating func commit(
+        _ finished: Result<CheckpointWriter.Outcome, any Error>, partitions: [KafkaTopicPartition], waitingForBroker: Bool
+    ) async throws {
         checkpointSchedule.finished(cpuTime: checkpointWriter.lastCPUTime)
         guard case .written(let written) = try finished.get() else {
             logger.warning("output not delivered in time; checkpoint postponed")
@@ -569,7 +576,11 @@ struct PipelineRun {
         let offsets = written.nextOffsets.filter { partitions.contains($0.key) }
         guard !offsets.isEmpty else { return }
         do {
-            try await consumer.commit(offsets)
+            if waitingForBroker {
+                try await consumer.commit(offsets)
+            } else {
+                try consumer.commitInBackground(offsets)
+            }
         } catch let error as KafkaError where !error.isFatal {
             // The checkpoint is the source of truth; the next checkpoint commits again.
             logger.warning("commit failed; will retry", metadata: ["streamrec.error": "\(error)"])
