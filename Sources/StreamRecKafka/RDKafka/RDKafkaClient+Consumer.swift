@@ -224,10 +224,7 @@ private let backgroundCommitCallback: @convention(c) (
         if code != RD_KAFKA_RESP_ERR_NO_ERROR {
             KafkaError(librdkafka: code, context: "commit")
         } else {
-            offsets.flatMap { list in
-                RDKafkaTopicPartitionList.elements(of: UnsafePointer(list)).first { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
-                    .map { KafkaError(librdkafka: $0.error, context: "commit \($0.topicPartition)") }
-            }
+            offsets.flatMap { RDKafkaTopicPartitionList.firstError(of: UnsafePointer($0)) }
         }
     if let failure { context.logger.warning("background commit failed", metadata: ["error": "\(failure)"]) }
 }

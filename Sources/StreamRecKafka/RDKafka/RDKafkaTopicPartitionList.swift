@@ -54,8 +54,10 @@ final class RDKafkaTopicPartitionList {
     }
 
     /// The first per-partition error, as a ``KafkaError``.
-    func firstError() -> KafkaError? {
-        for element in elements where element.error != RD_KAFKA_RESP_ERR_NO_ERROR {
+    func firstError() -> KafkaError? { Self.firstError(of: UnsafePointer(pointer)) }
+
+    static func firstError(of list: UnsafePointer<rd_kafka_topic_partition_list_t>) -> KafkaError? {
+        for element in elements(of: list) where element.error != RD_KAFKA_RESP_ERR_NO_ERROR {
             return KafkaError(librdkafka: element.error, context: "\(element.topicPartition)")
         }
         return nil
