@@ -15,9 +15,14 @@ public final class KafkaAdmin: Sendable {
 
     /// Every topic the cluster reports, with its partition count.
     public func listTopics() async throws -> [String: Int] {
+        try await describeCluster().partitionCounts
+    }
+
+    /// How many brokers the cluster has and every topic it reports, with its partition count.
+    public func describeCluster() async throws -> KafkaClusterMetadata {
         let client = client
         let timeout = timeoutMilliseconds
-        return try await blockingQueue.runBlocking { try client.topicPartitionCounts(timeoutMilliseconds: timeout) }
+        return try await blockingQueue.runBlocking { try client.clusterMetadata(timeoutMilliseconds: timeout) }
     }
 
     /// Creates a topic.
@@ -46,5 +51,17 @@ public final class KafkaAdmin: Sendable {
                 name, partitions: partitions, replicationFactor: replicationFactor, config: config,
                 timeoutMilliseconds: timeout)
         }
+    }
+}
+
+/// What a metadata request says about a cluster.
+public struct KafkaClusterMetadata: Sendable, Equatable {
+    public var brokerCount: Int
+    /// Topic name → partition count.
+    public var partitionCounts: [String: Int]
+
+    public init(brokerCount: Int, partitionCounts: [String: Int]) {
+        self.brokerCount = brokerCount
+        self.partitionCounts = partitionCounts
     }
 }

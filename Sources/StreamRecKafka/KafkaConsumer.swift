@@ -148,7 +148,7 @@ public final class KafkaConsumer: Sendable {
         try checkOpen()
         let client = client
         let timeout = queryTimeoutMilliseconds
-        let count = try await blockingQueue.runBlocking { try client.topicPartitionCounts(timeoutMilliseconds: timeout)[topic] ?? 0 }
+        let count = try await blockingQueue.runBlocking { try client.clusterMetadata(timeoutMilliseconds: timeout).partitionCounts[topic] ?? 0 }
         return (0..<count).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) }
     }
 

@@ -132,8 +132,8 @@ final class RDKafkaClient: @unchecked Sendable {
 
     // MARK: Metadata (blocking)
 
-    /// Topic name -> partition count for every topic the cluster knows. Blocks up to `timeoutMilliseconds`.
-    func topicPartitionCounts(timeoutMilliseconds: Int32) throws -> [String: Int] {
+    /// The cluster's brokers and every topic it knows with its partition count. Blocks up to `timeoutMilliseconds`.
+    func clusterMetadata(timeoutMilliseconds: Int32) throws -> KafkaClusterMetadata {
         var metadata: UnsafePointer<rd_kafka_metadata>?
         let result = rd_kafka_metadata(handle, 1, nil, &metadata, timeoutMilliseconds)
         guard result == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
@@ -146,7 +146,7 @@ final class RDKafkaClient: @unchecked Sendable {
             guard topic.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
             counts[String(cString: topic.topic)] = Int(topic.partition_cnt)
         }
-        return counts
+        return KafkaClusterMetadata(brokerCount: Int(metadata.pointee.broker_cnt), partitionCounts: counts)
     }
 
     /// Low and high watermark of one partition, asked from the broker. Blocks up to `timeoutMilliseconds`.

@@ -14,6 +14,7 @@ public struct ConfigurationSources: Sendable {
         ("kafka.dlq_topic", "a topic name"),
         ("kafka.group", "a consumer group id"),
         ("kafka.from", "committed, earliest or an RFC 3339 time such as 2024-11-25T16:00:00Z"),
+        ("kafka.create_topics", "true or false"),
         ("pipeline.max_batch_events", "an integer from 1 to 1000000"),
         ("pipeline.max_backlog_batch_events", "an integer from 1 to 1000000"),
         ("pipeline.poll_timeout", "a duration from 1ms to 10s, such as 100ms"),
@@ -122,6 +123,7 @@ public struct ConfigurationSources: Sendable {
         configuration.kafka.deadLetterTopic = try reader.string("kafka.dlq_topic", default: configuration.kafka.deadLetterTopic, valid: Self.isTopicName)
         configuration.kafka.group = try reader.string("kafka.group", default: configuration.kafka.group) { !$0.isEmpty }
         configuration.kafka.startPosition = try reader.parse("kafka.from", default: .committed, parse: Self.startPosition)
+        configuration.kafka.createTopics = try reader.boolean("kafka.create_topics", default: configuration.kafka.createTopics)
         configuration.kafka.properties = settings.filter { $0.key.hasPrefix(Self.passthroughPrefix) }
             .reduce(into: [:]) { $0[String($1.key.dropFirst(Self.passthroughPrefix.count))] = $1.value.value }
 
@@ -137,7 +139,7 @@ public struct ConfigurationSources: Sendable {
         configuration.checkpoint.stateDirectory = try reader.string("checkpoint.state_dir", default: configuration.checkpoint.stateDirectory) { !$0.isEmpty }
         configuration.checkpoint.interval = try reader.duration("checkpoint.interval", default: configuration.checkpoint.interval, in: .milliseconds(100)...(.seconds(3600)))
 
-        configuration.http.isEnabled = try reader.parse("http.enabled", default: true) { ["true": true, "false": false][$0.lowercased()] }
+        configuration.http.isEnabled = try reader.boolean("http.enabled", default: configuration.http.isEnabled)
         configuration.http.host = try reader.string("http.host", default: configuration.http.host) { !$0.isEmpty && !$0.contains(" ") }
         configuration.http.port = try reader.integer("http.port", default: configuration.http.port, in: 0...65535)
 
@@ -199,6 +201,10 @@ public struct ConfigurationSources: Sendable {
 
         func integer(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
             try parse(key, default: defaultValue) { Int($0).flatMap { range.contains($0) ? $0 : nil } }
+        }
+
+        func boolean(_ key: String, default defaultValue: Bool) throws(ConfigurationError) -> Bool {
+            try parse(key, default: defaultValue) { ["true": true, "false": false][$0.lowercased()] }
         }
 
         func duration(_ key: String, default defaultValue: Duration, in range: ClosedRange<Duration>) throws(ConfigurationError) -> Duration {

@@ -25,6 +25,9 @@ public struct ServiceConfiguration: Sendable, Equatable {
         public var group = "streamrec"
         /// Where to start without a checkpoint. Default `committed`.
         public var startPosition = StartPosition.committed
+        /// Whether `serve` creates the output topic (compacted) and the dead-letter topic at start when the
+        /// cluster lacks them. Default true.
+        public var createTopics = true
         /// Extra librdkafka properties passed through unchanged. Default none.
         public var properties: [String: String] = [:]
     }

@@ -53,6 +53,9 @@ public struct StreamingPipeline: Service {
     }
 
     public func run() async throws {
+        if configuration.kafka.createTopics {
+            await TopicSetup(kafka: configuration.kafka, logger: logger).createMissingTopics()
+        }
         let store = CheckpointStore(directory: configuration.checkpoint.stateDirectory)
         var run = try await PipelineRun(
             configuration: configuration, store: store, state: state, metrics: metrics, logger: logger)
