@@ -5,7 +5,7 @@
 /// String ids are interned to dense slots on arrival; all per-user and per-item state is bounded by
 /// ``EngineConfiguration/capacity`` and the least recently active users/items are evicted past their caps.
 public struct RecommendationEngine: Sendable {
-    public let configuration: EngineConfiguration
+    public internal(set) var configuration: EngineConfiguration
     let textEncoder: any TextEncoder
 
     var userTable = SlotTable()
