@@ -15,7 +15,7 @@ public struct StreamRecServer: Sendable {
 
     public init(configuration: ServiceConfiguration, logger: Logger) {
         self.configuration = configuration
-        self.state = LiveState(engine: RecommendationEngine())
+        self.state = LiveState(engine: RecommendationEngine(configuration: configuration.engine), filters: configuration.filters)
         self.metrics = ServiceMetrics()
         self.logger = logger
     }

@@ -53,7 +53,7 @@ struct EngineBenchCommand: ParsableCommand {
 
     /// - Parameter decodeSample: another stream of the same kind, whose JSON lines time the decoder.
     private func run<Stream: BenchEventStream>(_ generator: inout Stream, decodeSample: () -> Stream) throws {
-        var configuration = try config.map(EngineConfigurationFile.load) ?? EngineConfiguration()
+        var configuration = try config.map(EngineConfigurationFile.loadForCommand) ?? EngineConfiguration()
         configuration.capacity.maxUsers = max(configuration.capacity.maxUsers, users)
         var engine = RecommendationEngine(configuration: configuration)
         let clock = ContinuousClock()

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import StreamRecEngine
-import Yams
+import StreamRecService
 
 /// `streamrec evaluate`: replays event files through the engine and scores next-click predictions.
 struct EvaluateCommand: ParsableCommand {
@@ -39,7 +39,7 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = try config.map(EngineConfigurationFile.load) ?? EngineConfiguration()
+        let configuration = try config.map(EngineConfigurationFile.loadForCommand) ?? EngineConfiguration()
         let trainEvents = try EventFile.read(train)
         let testEvents = try EventFile.read(test)
         let progress = ProgressBar(label: "evaluate \(algorithm.rawValue)")
@@ -69,30 +69,13 @@ struct EvaluateCommand: ParsableCommand {
 
 extension EngineConfiguration.Algorithm: ExpressibleByArgument {}
 
-/// Reads engine configuration files.
-enum EngineConfigurationFile {
-    static func load(_ path: String) throws -> EngineConfiguration {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("cannot read config file '\(path)'")
-        }
+extension EngineConfigurationFile {
+    /// ``load(_:)`` with the failure as a command-line validation error.
+    static func loadForCommand(_ path: String) throws -> EngineConfiguration {
         do {
-            return try YAMLDecoder().decode(EngineConfiguration.self, from: String(decoding: data, as: UTF8.self))
-        } catch let error as DecodingError {
-            throw ValidationError("config file '\(path)': \(describe(error))")
-        }
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map(\.stringValue).joined(separator: ".")
-        }
-        switch error {
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            return "key '\(path(context))': \(context.debugDescription)"
-        case .keyNotFound(let key, let context):
-            return "key '\(path(context)).\(key.stringValue)' is missing"
-        @unknown default:
-            return "\(error)"
+            return try load(path)
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 }

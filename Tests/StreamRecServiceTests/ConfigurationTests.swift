@@ -1,3 +1,5 @@
+import Foundation
+import StreamRecEngine
 import StreamRecKafka
 import Testing
 @testable import StreamRecService
@@ -40,7 +42,9 @@ import Testing
         ("pipeline.poll_timeout", "100"), ("checkpoint.interval", "5 s"), ("kafka.brokers", "localhost"),
         ("kafka.input_topic", "bad topic"), ("http.enabled", "yes please"), ("log.level", "loud"),
         ("pipeline.max_batch_events", "0"), ("pipeline.coalesce_max_delay", "2h"), ("pipeline.coalesce_max_delay", "30"),
-        ("pipeline.coalesce_max_users", "0"),
+        ("pipeline.coalesce_max_users", "0"), ("recommendations.diversity", "1.5"),
+        ("recommendations.exclude_seen", "maybe"), ("recommendations.deny_items", "sku-1,,sku-2"),
+        ("engine.config_file", "/nonexistent/engine.yaml"),
     ])
     func wrongValueNamesKeyAndWhatIsAllowed(key: String, value: String) throws {
         var sources = ConfigurationSources()
@@ -89,5 +93,42 @@ import Testing
         #expect(StreamingPipeline.outputProducerConfiguration(linger).properties["linger.ms"] == "20")
         let alias = KafkaConfiguration(bootstrapServers: "localhost:9092", properties: ["queue.buffering.max.ms": "7"])
         #expect(StreamingPipeline.outputProducerConfiguration(alias).properties == ["queue.buffering.max.ms": "7"])
+    }
+
+    @Test func recommendationFiltersFromListsCommasAndEnvironment() throws {
+        var sources = ConfigurationSources()
+        try sources.addYAML("""
+            recommendations:
+              exclude_seen: true
+              include_categories: [shoes, boots]
+              deny_items: "sku-1, sku-2"
+              diversity: 0.3
+            """, source: "test.yaml")
+        sources.addEnvironment(["STREAMREC_RECOMMENDATIONS_EXCLUDE_PURCHASED": "false"])
+        let filters = try sources.resolve().filters
+        #expect(filters == RecommendationFilters(
+            excludePurchased: false, excludeSeen: true, includeCategories: ["shoes", "boots"], excludeCategories: [],
+            denyItems: ["sku-1", "sku-2"], diversity: 0.3))
+    }
+
+    @Test func engineConfigurationFileIsReadAndItsUnknownKeysAreNamed() throws {
+        let directory = NSTemporaryDirectory() + "streamrec-engine-config-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let good = directory + "/engine.yaml"
+        try "blend:\n  semantic: 0.5\ncapacity:\n  maxUsers: 1000\n".write(toFile: good, atomically: true, encoding: .utf8)
+        var sources = ConfigurationSources()
+        sources.set("engine.config_file", good, flag: "test")
+        let engine = try sources.resolve().engine
+        #expect(engine.blend.semantic == 0.5)
+        #expect(engine.capacity.maxUsers == 1000)
+        #expect(engine.blend.recent == EngineConfiguration().blend.recent)
+
+        let typo = directory + "/typo.yaml"
+        try "blend:\n  semntic: 0.5\n".write(toFile: typo, atomically: true, encoding: .utf8)
+        sources.set("engine.config_file", typo, flag: "test")
+        let error = #expect(throws: ConfigurationError.self) { try sources.resolve() }
+        #expect(error?.key == "engine.config_file")
+        #expect(error?.description.contains("unknown key 'blend.semntic'") == true)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import StreamRecEngine
 import Yams
 
 /// Builds a ``ServiceConfiguration`` from layered sources: defaults, then the YAML file, then
@@ -23,6 +24,13 @@ public struct ConfigurationSources: Sendable {
         ("pipeline.dedup_window", "an integer from 0 to 100000000"),
         ("pipeline.coalesce_max_delay", "a duration from 0ms to 1h, such as 30s (0ms refreshes every batch)"),
         ("pipeline.coalesce_max_users", "an integer from 1 to 10000000"),
+        ("engine.config_file", "a readable engine configuration file (the YAML `evaluate --config` reads)"),
+        ("recommendations.exclude_purchased", "true or false"),
+        ("recommendations.exclude_seen", "true or false"),
+        ("recommendations.include_categories", "category ids separated by commas (or a YAML list)"),
+        ("recommendations.exclude_categories", "category ids separated by commas (or a YAML list)"),
+        ("recommendations.deny_items", "item ids separated by commas (or a YAML list)"),
+        ("recommendations.diversity", "a number from 0 to 1"),
         ("checkpoint.state_dir", "a directory path"),
         ("checkpoint.interval", "a duration from 100ms to 1h, such as 5s"),
         ("http.enabled", "true or false"),
@@ -72,6 +80,15 @@ public struct ConfigurationSources: Sendable {
                 let name = keyNode.string ?? ""
                 try flatten(valueNode, prefix: prefix.isEmpty ? name : "\(prefix).\(name)", source: source)
             }
+            return
+        }
+        // A list of scalars is the same as its items separated by commas (the list-valued keys take that).
+        if let sequence = node.sequence {
+            let items = sequence.compactMap(\.scalar)
+            guard items.count == sequence.count else {
+                throw ConfigurationError(key: prefix, value: "(a nested list)", allowed: "a single value or a list of values", source: source)
+            }
+            try flatten(Node(items.map(\.string).joined(separator: ",")), prefix: prefix, source: source)
             return
         }
         guard let scalar = node.scalar else {
@@ -135,6 +152,22 @@ public struct ConfigurationSources: Sendable {
         configuration.pipeline.deduplicationWindow = try reader.integer("pipeline.dedup_window", default: configuration.pipeline.deduplicationWindow, in: 0...100_000_000)
         configuration.pipeline.coalesceMaxDelay = try reader.duration("pipeline.coalesce_max_delay", default: configuration.pipeline.coalesceMaxDelay, in: .zero...(.seconds(3600)))
         configuration.pipeline.coalesceMaxUsers = try reader.integer("pipeline.coalesce_max_users", default: configuration.pipeline.coalesceMaxUsers, in: 1...10_000_000)
+
+        if let setting = settings["engine.config_file"] {
+            do {
+                configuration.engine = try EngineConfigurationFile.load(setting.value)
+            } catch {
+                throw ConfigurationError(key: "engine.config_file", value: setting.value, allowed: error.description, source: setting.source)
+            }
+        }
+        configuration.filters.excludePurchased = try reader.boolean("recommendations.exclude_purchased", default: configuration.filters.excludePurchased)
+        configuration.filters.excludeSeen = try reader.boolean("recommendations.exclude_seen", default: configuration.filters.excludeSeen)
+        configuration.filters.includeCategories = Set(try reader.list("recommendations.include_categories"))
+        configuration.filters.excludeCategories = Set(try reader.list("recommendations.exclude_categories"))
+        configuration.filters.denyItems = Set(try reader.list("recommendations.deny_items"))
+        configuration.filters.diversity = try reader.parse("recommendations.diversity", default: configuration.filters.diversity) {
+            Double($0).flatMap { (0...1).contains($0) ? $0 : nil }
+        }
 
         configuration.checkpoint.stateDirectory = try reader.string("checkpoint.state_dir", default: configuration.checkpoint.stateDirectory) { !$0.isEmpty }
         configuration.checkpoint.interval = try reader.duration("checkpoint.interval", default: configuration.checkpoint.interval, in: .milliseconds(100)...(.seconds(3600)))
@@ -201,6 +234,14 @@ public struct ConfigurationSources: Sendable {
 
         func integer(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
             try parse(key, default: defaultValue) { Int($0).flatMap { range.contains($0) ? $0 : nil } }
+        }
+
+        /// Comma-separated values, blanks around each dropped; empty when absent.
+        func list(_ key: String) throws(ConfigurationError) -> [String] {
+            try parse(key, default: []) { text in
+                let values = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+                return values.contains(where: \.isEmpty) ? nil : values
+            }
         }
 
         func boolean(_ key: String, default defaultValue: Bool) throws(ConfigurationError) -> Bool {

@@ -1,3 +1,5 @@
+import StreamRecEngine
+
 /// Every setting of `streamrec serve`, typed and validated. Defaults are documented here and in
 /// `config/streamrec.yaml`; sources are layered by ``ConfigurationSources`` (flags over `STREAMREC_*`
 /// environment variables over the YAML file over defaults).
@@ -74,6 +76,12 @@ public struct ServiceConfiguration: Sendable, Equatable {
 
     public var kafka = Kafka()
     public var pipeline = Pipeline()
+    /// The engine's settings (`engine.config_file`, the format `evaluate --config` reads). Default: the engine's
+    /// defaults.
+    public var engine = EngineConfiguration()
+    /// What published recommendations (and, unless a request says otherwise, the HTTP endpoint) leave out and
+    /// how diverse they are (`recommendations.*`). Default: purchased items left out, nothing else.
+    public var filters = RecommendationFilters()
     public var checkpoint = Checkpoint()
     public var http = HTTP()
     /// Log level: trace, debug, info, notice, warning, error, critical. Default `info`.

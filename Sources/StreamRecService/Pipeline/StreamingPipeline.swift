@@ -99,7 +99,15 @@ struct PipelineRun {
         // `--from earliest|TIME` rebuilds from topic history, so it starts from empty state.
         let checkpoint = configuration.kafka.startPosition == .committed ? try await store.load() : nil
         if let checkpoint {
-            state.replaceEngine(try RecommendationEngine(snapshot: checkpoint.engineSnapshot))
+            var engine = try RecommendationEngine(snapshot: checkpoint.engineSnapshot)
+            // Recommend-time settings follow the configuration; those that shaped the state stay the checkpoint's.
+            let kept = engine.adoptRecommendSettings(of: configuration.engine)
+            if !kept.isEmpty {
+                logger.warning(
+                    "engine settings differ from the checkpoint's state; the checkpoint's are kept for these sections (to apply them, rebuild: an empty state directory and --from earliest)",
+                    metadata: ["streamrec.engine_sections": "\(kept)"])
+            }
+            state.replaceEngine(engine)
             logger.info(
                 "resuming from checkpoint",
                 metadata: [
