@@ -157,7 +157,7 @@ public struct ConfigurationSources: Sendable {
             do {
                 configuration.engine = try EngineConfigurationFile.load(setting.value)
             } catch {
-                throw ConfigurationError(key: "engine.config_file", value: setting.value, allowed: error.description, source: setting.source)
+                throw ConfigurationError(key: "engine.config_file", value: setting.value, allowed: "a readable engine configuration file with known keys; this one: \(error.problem)", source: setting.source)
             }
         }
         configuration.filters.excludePurchased = try reader.boolean("recommendations.exclude_purchased", default: configuration.filters.excludePurchased)

@@ -8,12 +8,17 @@ import Yams
 public enum EngineConfigurationFile {
     /// Why a file was refused, naming the file and the key.
     public struct Failure: Error, CustomStringConvertible {
-        public let description: String
+        /// The file, or the text's source.
+        public let source: String
+        /// What is wrong, without the file.
+        public let problem: String
+
+        public var description: String { "engine configuration file '\(source)': \(problem)" }
     }
 
     public static func load(_ path: String) throws(Failure) -> EngineConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw Failure(description: "cannot read engine configuration file '\(path)'")
+            throw Failure(source: path, problem: "cannot be read")
         }
         return try parse(String(decoding: data, as: UTF8.self), source: path)
     }
@@ -25,19 +30,20 @@ public enum EngineConfigurationFile {
         do {
             root = try Yams.compose(yaml: text)
         } catch {
-            throw Failure(description: "engine configuration file '\(source)': not valid YAML (\(error))")
+            throw Failure(source: source, problem: "not valid YAML (\(error))")
         }
         if let root, let unknown = unknownKey(in: root, known: knownKeys) {
             throw Failure(
-                description: "engine configuration file '\(source)': unknown key '\(unknown)' (the keys are "
-                    + "EngineConfiguration's property names, e.g. blend.semantic; see docs/evaluation.md)")
+                source: source,
+                problem: "unknown key '\(unknown)' (the keys are EngineConfiguration's property names, e.g. "
+                    + "blend.semantic; see docs/evaluation.md)")
         }
         do {
             return try YAMLDecoder().decode(EngineConfiguration.self, from: text)
         } catch let error as DecodingError {
-            throw Failure(description: "engine configuration file '\(source)': \(describe(error))")
+            throw Failure(source: source, problem: describe(error))
         } catch {
-            throw Failure(description: "engine configuration file '\(source)': \(error)")
+            throw Failure(source: source, problem: "\(error)")
         }
     }
 
