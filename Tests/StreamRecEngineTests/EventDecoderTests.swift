@@ -36,6 +36,17 @@ import Testing
         #expect(item.userID == nil)
     }
 
+    @Test func itemAvailabilityIsABooleanOrNull() throws {
+        let base = #"{"type":"item","item_id":"sku-1","timestamp":1,"available":"#
+        #expect(try decode(base + "false}").available == false)
+        #expect(try decode(base + "true}").available == true)
+        #expect(try decode(base + "null}").available == nil)
+        #expect(try decode(#"{"type":"item","item_id":"sku-1","timestamp":1}"#).available == nil)
+        for bad in [#""no""#, "0", "tru", "[]"] {
+            #expect(field(of: base + bad + "}") == "available", "\(bad)")
+        }
+    }
+
     @Test func parsesRFC3339() {
         #expect(RFC3339.parseMilliseconds("1970-01-01T00:00:00Z") == 0)
         #expect(RFC3339.parseMilliseconds("2024-02-29T23:59:59.999z") == 1_709_251_199_999)

@@ -16,6 +16,8 @@ struct ItemState: Sendable, Equatable {
     var indexSeed: UInt64 = 0
     /// Whether the item is in the engine's trending list.
     var isTrending = false
+    /// False while the catalogue has withdrawn it (an `item` event with `available: false`): never recommended.
+    var isAvailable = true
 }
 
 extension ItemState {

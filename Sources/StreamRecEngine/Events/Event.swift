@@ -27,13 +27,16 @@ public struct Event: Sendable, Equatable {
     public var title: String?
     public var category: String?
     public var tags: [String]
+    /// `item` events: false takes the item out of every recommendation (sold out, withdrawn) while its history
+    /// stays; true puts it back; absent (nil) leaves it as it was.
+    public var available: Bool?
     /// Event time in milliseconds since the Unix epoch; the engine's only clock.
     public var timestampMilliseconds: Int64
 
     public init(
         eventID: String? = nil, type: EventType, userID: String? = nil, sessionID: String? = nil,
         itemID: String? = nil, query: String? = nil, title: String? = nil, category: String? = nil,
-        tags: [String] = [], timestampMilliseconds: Int64
+        tags: [String] = [], available: Bool? = nil, timestampMilliseconds: Int64
     ) {
         self.eventID = eventID
         self.type = type
@@ -44,6 +47,7 @@ public struct Event: Sendable, Equatable {
         self.title = title
         self.category = category
         self.tags = tags
+        self.available = available
         self.timestampMilliseconds = timestampMilliseconds
     }
 

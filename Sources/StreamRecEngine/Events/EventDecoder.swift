@@ -78,7 +78,7 @@ public enum EventDecoder {
 /// The known keys. Raw values double as the field names in errors.
 enum EventKey: String, CaseIterable {
     case eventID = "event_id", type, userID = "user_id", sessionID = "session_id", itemID = "item_id", query
-    case title, category, tags, timestamp
+    case title, category, tags, timestamp, available
 
     /// The known key spelled by these bytes, matched without building a String (this runs for every key of
     /// every event).
@@ -96,6 +96,7 @@ enum EventKey: String, CaseIterable {
         case UInt8(ascii: "i"): return equals("item_id") ? .itemID : nil
         case UInt8(ascii: "q"): return equals("query") ? .query : nil
         case UInt8(ascii: "c"): return equals("category") ? .category : nil
+        case UInt8(ascii: "a"): return equals("available") ? .available : nil
         default: return nil
         }
     }
@@ -113,6 +114,7 @@ enum EventKey: String, CaseIterable {
         case .category: 1 << 7
         case .tags: 1 << 8
         case .timestamp: 1 << 9
+        case .available: 1 << 10
         }
     }
 }
@@ -162,6 +164,7 @@ struct DecodedFields {
         case .tags:
             event.tags = try scanner.readStringArray(field: field, maxBytes: idLimit, maxCount: EventDecoder.maximumTags)
         case .timestamp: timestamp = try scanner.readTimestamp(field: field)
+        case .available: event.available = try scanner.readOptionalBool(field: field)
         }
     }
 
@@ -298,6 +301,23 @@ struct JSONScanner {
         if try readNull(field: field) { return nil }
         guard peek() == UInt8(ascii: "\"") else { throw error(field, "must be a string") }
         return try readString(field: field, maxBytes: maxBytes)
+    }
+
+    /// `true` or `false`, or nil for JSON `null`.
+    mutating func readOptionalBool(field: String) throws(EventDecodingError) -> Bool? {
+        switch peek() {
+        case UInt8(ascii: "n"):
+            try readLiteral("null", field: field)
+            return nil
+        case UInt8(ascii: "t"):
+            try readLiteral("true", field: field)
+            return true
+        case UInt8(ascii: "f"):
+            try readLiteral("false", field: field)
+            return false
+        default:
+            throw error(field, "must be true or false")
+        }
     }
 
     mutating func readNull(field: String) throws(EventDecodingError) -> Bool {

@@ -75,6 +75,7 @@ public struct RecommendationEngine: Sendable {
         guard let itemID = event.itemID, !itemID.isEmpty else { return }
         let item = touchItem(itemID)
         if let category = event.category { items[Int(item)].category = category }
+        if let available = event.available { items[Int(item)].isAvailable = available }
         let text = ([event.title, event.category].compactMap { $0 } + event.tags).joined(separator: " ")
         let textVector = textEncoder.encode(text)
         if VectorMath.norm(textVector) > 0 {

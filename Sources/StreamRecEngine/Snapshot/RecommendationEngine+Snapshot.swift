@@ -9,7 +9,9 @@ import class Foundation.JSONEncoder
 #endif
 
 /// The snapshot format version written by ``RecommendationEngine/snapshot()``; bumped on any layout change.
-public let engineSnapshotFormatVersion: UInt32 = 1
+/// Version 2 added each item's availability; version 1 snapshots still load (every item available).
+public let engineSnapshotFormatVersion: UInt32 = 2
+private let oldestReadableSnapshotFormatVersion: UInt32 = 1
 private let snapshotMagic: [UInt8] = Array("SREN".utf8)
 
 extension RecommendationEngine {
@@ -39,6 +41,7 @@ extension RecommendationEngine {
             writer.write(item.category)
             writer.write(item.indexSeed)
             writer.write(item.isTrending)
+            writer.write(item.isAvailable)
         }
         for query in queries {
             writer.write(query.clicks.entries) { $0.write($1.key); $0.write($1.weight) }
@@ -88,8 +91,9 @@ extension RecommendationEngine {
             throw reader.failure("not an engine snapshot (bad magic)")
         }
         let version = try reader.read(UInt32.self)
-        guard version == engineSnapshotFormatVersion else {
-            throw reader.failure("format version \(version); this build reads version \(engineSnapshotFormatVersion)")
+        guard (oldestReadableSnapshotFormatVersion...engineSnapshotFormatVersion).contains(version) else {
+            throw reader.failure(
+                "format version \(version); this build reads versions \(oldestReadableSnapshotFormatVersion) to \(engineSnapshotFormatVersion)")
         }
         let configurationJSON = try reader.readRaw()
         guard let configuration = try? JSONDecoder().decode(EngineConfiguration.self, from: Data(configurationJSON)) else {
@@ -129,6 +133,7 @@ extension RecommendationEngine {
             item.category = try reader.readOptionalString()
             item.indexSeed = try reader.read(UInt64.self)
             item.isTrending = try reader.readBool()
+            if version >= 2 { item.isAvailable = try reader.readBool() }
             items.append(item)
         }
         queries = ChunkedArray()
