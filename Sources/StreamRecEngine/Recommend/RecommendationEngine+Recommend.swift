@@ -479,9 +479,9 @@ extension RecommendationEngine {
     }
 
     private func isAllowed(_ item: Int32, excluded: Set<Int32>, filters: RecommendationFilters) -> Bool {
-        guard itemTable.isLive(item), items[Int(item)].isAvailable, excluded.isEmpty || !excluded.contains(item) else {
-            return false
-        }
+        guard itemTable.isLive(item), !someItemWasWithdrawn || items[Int(item)].isAvailable,
+            excluded.isEmpty || !excluded.contains(item)
+        else { return false }
         if filters.includeCategories.isEmpty && filters.excludeCategories.isEmpty { return true }
         let category = items[Int(item)].category
         if !filters.includeCategories.isEmpty {

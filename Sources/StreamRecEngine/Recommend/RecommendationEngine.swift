@@ -20,6 +20,9 @@ public struct RecommendationEngine: Sendable {
     /// Index in `trending` of its least popular item, nil when unknown. A cache (not part of the snapshot): it
     /// saves a scan of the list on every event, and stays valid until that item gains popularity or the list changes.
     var weakestTrendingIndex: Int?
+    /// Whether any item was ever withdrawn (`available: false`); until then recommend skips the availability read
+    /// per candidate (a scattered load each). Derived, not part of the snapshot.
+    var someItemWasWithdrawn = false
     var popularityClock: ForwardDecay
     var coOccurrenceClock: ForwardDecay
     var semanticIndex: SemanticIndex
@@ -75,7 +78,10 @@ public struct RecommendationEngine: Sendable {
         guard let itemID = event.itemID, !itemID.isEmpty else { return }
         let item = touchItem(itemID)
         if let category = event.category { items[Int(item)].category = category }
-        if let available = event.available { items[Int(item)].isAvailable = available }
+        if let available = event.available {
+            items[Int(item)].isAvailable = available
+            if !available { someItemWasWithdrawn = true }
+        }
         let text = ([event.title, event.category].compactMap { $0 } + event.tags).joined(separator: " ")
         let textVector = textEncoder.encode(text)
         if VectorMath.norm(textVector) > 0 {

@@ -134,6 +134,7 @@ extension RecommendationEngine {
             item.indexSeed = try reader.read(UInt64.self)
             item.isTrending = try reader.readBool()
             if version >= 2 { item.isAvailable = try reader.readBool() }
+            if !item.isAvailable { someItemWasWithdrawn = true }
             items.append(item)
         }
         queries = ChunkedArray()
