@@ -25,19 +25,13 @@ public struct ConfigurationSources: Sendable {
         ("pipeline.coalesce_max_delay", "a duration from 0ms to 1h, such as 30s (0ms refreshes every batch)"),
         ("pipeline.coalesce_max_users", "an integer from 1 to 10000000"),
         ("engine.config_file", "a readable engine configuration file (the YAML `evaluate --config` reads)"),
-        ("recommendations.exclude_purchased", "true or false"),
-        ("recommendations.exclude_seen", "true or false"),
-        ("recommendations.include_categories", "category ids separated by commas (or a YAML list)"),
-        ("recommendations.exclude_categories", "category ids separated by commas (or a YAML list)"),
-        ("recommendations.deny_items", "item ids separated by commas (or a YAML list)"),
-        ("recommendations.diversity", "a number from 0 to 1"),
         ("checkpoint.state_dir", "a directory path"),
         ("checkpoint.interval", "a duration from 100ms to 1h, such as 5s"),
         ("http.enabled", "true or false"),
         ("http.host", "an address to bind, such as 127.0.0.1 or 0.0.0.0"),
         ("http.port", "an integer from 0 to 65535"),
         ("log.level", "trace, debug, info, notice, warning, error or critical"),
-    ]
+    ] + FilterSettings.allowed.map { ("recommendations.\($0.name)", $0.allowed) }
     /// Keys under this prefix are librdkafka properties passed through unchanged (file only).
     static let passthroughPrefix = "kafka.properties."
 
@@ -160,13 +154,11 @@ public struct ConfigurationSources: Sendable {
                 throw ConfigurationError(key: "engine.config_file", value: setting.value, allowed: "a readable engine configuration file with known keys; this one: \(error.problem)", source: setting.source)
             }
         }
-        configuration.filters.excludePurchased = try reader.boolean("recommendations.exclude_purchased", default: configuration.filters.excludePurchased)
-        configuration.filters.excludeSeen = try reader.boolean("recommendations.exclude_seen", default: configuration.filters.excludeSeen)
-        configuration.filters.includeCategories = Set(try reader.list("recommendations.include_categories"))
-        configuration.filters.excludeCategories = Set(try reader.list("recommendations.exclude_categories"))
-        configuration.filters.denyItems = Set(try reader.list("recommendations.deny_items"))
-        configuration.filters.diversity = try reader.parse("recommendations.diversity", default: configuration.filters.diversity) {
-            Double($0).flatMap { (0...1).contains($0) ? $0 : nil }
+        do {
+            configuration.filters = try FilterSettings.apply(to: configuration.filters) { settings["recommendations.\($0)"]?.value }
+        } catch {
+            let key = "recommendations.\(error.name)"
+            throw ConfigurationError(key: key, value: settings[key]?.value ?? "", allowed: error.allowed, source: settings[key]?.source ?? "")
         }
 
         configuration.checkpoint.stateDirectory = try reader.string("checkpoint.state_dir", default: configuration.checkpoint.stateDirectory) { !$0.isEmpty }
@@ -234,14 +226,6 @@ public struct ConfigurationSources: Sendable {
 
         func integer(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
             try parse(key, default: defaultValue) { Int($0).flatMap { range.contains($0) ? $0 : nil } }
-        }
-
-        /// Comma-separated values, blanks around each dropped; empty when absent.
-        func list(_ key: String) throws(ConfigurationError) -> [String] {
-            try parse(key, default: []) { text in
-                let values = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-                return values.contains(where: \.isEmpty) ? nil : values
-            }
         }
 
         func boolean(_ key: String, default defaultValue: Bool) throws(ConfigurationError) -> Bool {

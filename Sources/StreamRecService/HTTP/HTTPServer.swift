@@ -55,33 +55,15 @@ public enum HTTPServer {
     }
 
     /// A request's filters: the published recommendations' (`recommendations.*`), with each one the query names
-    /// replaced: `exclude_purchased`, `exclude_seen` (true/false), `include_categories`, `exclude_categories`,
-    /// `deny_items` (comma-separated ids), `diversity` (0 to 1).
+    /// replaced (``FilterSettings``: `exclude_purchased`, `exclude_seen`, `include_categories`, `exclude_categories`,
+    /// `deny_items`, `diversity`).
     /// - Throws: 400 naming the parameter and what it takes.
     static func filters(from query: Parameters, overriding base: RecommendationFilters) throws -> RecommendationFilters {
-        var filters = base
-        func flag(_ name: String) throws -> Bool? {
-            guard let text = query.get(name) else { return nil }
-            guard let value = ["true": true, "false": false][text.lowercased()] else {
-                throw HTTPError(.badRequest, message: "\(name) must be true or false")
-            }
-            return value
+        do {
+            return try FilterSettings.apply(to: base) { query.get($0) }
+        } catch {
+            throw HTTPError(.badRequest, message: "\(error.name) must be \(error.allowed)")
         }
-        func list(_ name: String) -> Set<String>? {
-            query.get(name).map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }) }
-        }
-        if let value = try flag("exclude_purchased") { filters.excludePurchased = value }
-        if let value = try flag("exclude_seen") { filters.excludeSeen = value }
-        if let value = list("include_categories") { filters.includeCategories = value }
-        if let value = list("exclude_categories") { filters.excludeCategories = value }
-        if let value = list("deny_items") { filters.denyItems = value }
-        if let text = query.get("diversity") {
-            guard let value = Double(text), (0...1).contains(value) else {
-                throw HTTPError(.badRequest, message: "diversity must be a number from 0 to 1")
-            }
-            filters.diversity = value
-        }
-        return filters
     }
 
     /// The HTTP application as a `Service`; `onServerRunning` reports the bound port (useful with port 0).
