@@ -15,10 +15,9 @@ public final class LiveState: Sendable {
         self.filters = filters
     }
 
-    /// The user's top `k` now, with the published recommendations' filters unless others are given.
-    public func recommend(userID: String, k: Int, filters: RecommendationFilters? = nil) -> [Recommendation] {
-        let filters = filters ?? self.filters
-        return engine.withLock { $0.recommend(userID: userID, k: k, filters: filters) }
+    /// The user's top `k` now.
+    public func recommend(userID: String, k: Int, filters: RecommendationFilters) -> [Recommendation] {
+        engine.withLock { $0.recommend(userID: userID, k: k, filters: filters) }
     }
 
     func withEngine<Result>(_ body: (inout RecommendationEngine) -> Result) -> Result {
