@@ -229,7 +229,7 @@ public struct ConfigurationSources: Sendable {
         }
 
         func boolean(_ key: String, default defaultValue: Bool) throws(ConfigurationError) -> Bool {
-            try parse(key, default: defaultValue) { ["true": true, "false": false][$0.lowercased()] }
+            try parse(key, default: defaultValue, parse: FilterSettings.flag)
         }
 
         func duration(_ key: String, default defaultValue: Duration, in range: ClosedRange<Duration>) throws(ConfigurationError) -> Duration {

@@ -19,6 +19,9 @@ enum FilterSettings {
         let allowed: String
     }
 
+    /// How every true-or-false setting reads: `true` or `false`, in any case.
+    static func flag(_ text: String) -> Bool? { ["true": true, "false": false][text.lowercased()] }
+
     /// `filters` with each setting that `value(name)` gives replaced.
     static func apply(to filters: RecommendationFilters, value: (String) -> String?) throws(Invalid) -> RecommendationFilters {
         var filters = filters
@@ -29,13 +32,12 @@ enum FilterSettings {
             }
             return parsed
         }
-        func flag(_ text: String) -> Bool? { ["true": true, "false": false][text.lowercased()] }
         func ids(_ text: String) -> Set<String>? {
             let values = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             return values.contains(where: \.isEmpty) ? nil : Set(values)
         }
-        if let value = try read("exclude_purchased", flag) { filters.excludePurchased = value }
-        if let value = try read("exclude_seen", flag) { filters.excludeSeen = value }
+        if let value = try read("exclude_purchased", flag(_:)) { filters.excludePurchased = value }
+        if let value = try read("exclude_seen", flag(_:)) { filters.excludeSeen = value }
         if let value = try read("include_categories", ids) { filters.includeCategories = value }
         if let value = try read("exclude_categories", ids) { filters.excludeCategories = value }
         if let value = try read("deny_items", ids) { filters.denyItems = value }
